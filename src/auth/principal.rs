@@ -1,0 +1,90 @@
+//! Who is asking, as established by a verified token (or by the operator's
+//! explicit dev mode). The service asks this type every authorization
+//! question; adapters never do.
+
+use crate::{Error, Result};
+
+/// What an action needs from a token's `scopes` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    Write,
+}
+
+impl Scope {
+    pub fn claim(self) -> &'static str {
+        match self {
+            Self::Read => "backups:read",
+            Self::Write => "backups:write",
+        }
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The token's `username`: the tenant a non-admin may act on.
+    pub subject: String,
+    pub admin: bool,
+    /// `None` = the token had no scopes claim, which is unrestricted.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl Principal {
+    /// The operator acting with full rights (dev mode, in-process callers).
+    pub fn operator(subject: &str) -> Self {
+        Self {
+            subject: subject.into(),
+            admin: true,
+            scopes: None,
+        }
+    }
+
+    /// # Errors
+    /// PermissionDenied naming the missing scope.
+    pub fn require(&self, scope: Scope) -> Result<()> {
+        match &self.scopes {
+            None => Ok(()),
+            Some(s) if s.iter().any(|c| c == "*" || c == scope.claim()) => Ok(()),
+            Some(_) => Err(Error::denied(format!(
+                "this token lacks the {} scope",
+                scope.claim()
+            ))),
+        }
+    }
+
+    /// Whether this caller may act on `tenant`'s backups.
+    pub fn may_act_on(&self, tenant: &str) -> bool {
+        self.admin || self.subject == tenant
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(scopes: Option<&[&str]>) -> Principal {
+        Principal {
+            subject: "alice".into(),
+            admin: false,
+            scopes: scopes.map(|s| s.iter().map(|x| (*x).to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn scopes_follow_the_contract() {
+        assert!(
+            p(None).require(Scope::Write).is_ok(),
+            "no claim = unrestricted"
+        );
+        assert!(p(Some(&["*"])).require(Scope::Write).is_ok());
+        assert!(p(Some(&["backups:read"])).require(Scope::Read).is_ok());
+        let e = p(Some(&["backups:read"]))
+            .require(Scope::Write)
+            .unwrap_err();
+        assert_eq!(e.code, crate::Code::PermissionDenied);
+        assert!(p(Some(&[])).require(Scope::Read).is_err());
+        assert!(p(None).may_act_on("alice") && !p(None).may_act_on("bob"));
+        assert!(Principal::operator("root").may_act_on("bob"));
+    }
+}

@@ -1,0 +1,198 @@
+//! The daemon's configuration: a plain serde struct read from TOML (unknown
+//! keys rejected), then overridden by flags/env in the `daemon` command.
+//! Loading never writes anything; secrets are redacted wherever printed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
+use crate::{Error, Result};
+
+pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/containarium/backups";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Config {
+    /// Dumps and sidecars of the local destination (0700).
+    pub backup_dir: PathBuf,
+    /// Where restores spool and verify dumps; default `<backup-dir>/.spool`.
+    pub spool_dir: Option<PathBuf>,
+    /// Dumps and restores running at once; more wait in line.
+    pub max_concurrent: usize,
+    /// How long a queued operation waits before it is refused (Unavailable).
+    pub queue_timeout_secs: u64,
+    /// How long SIGTERM waits for running operations before exiting.
+    pub shutdown_grace_secs: u64,
+    /// Append-only audit log; default `<backup-dir>/audit.jsonl`.
+    pub audit_log: Option<PathBuf>,
+    /// The default driver and container name template.
+    pub runtime: RuntimeConfig,
+    /// Declared tenants; a tenant not listed here is unknown.
+    pub tenants: BTreeMap<String, TenantConfig>,
+    pub server: ServerConfig,
+    pub auth: AuthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            backup_dir: DEFAULT_BACKUP_DIR.into(),
+            spool_dir: None,
+            max_concurrent: 4,
+            queue_timeout_secs: 600,
+            shutdown_grace_secs: 60,
+            audit_log: None,
+            runtime: RuntimeConfig::default(),
+            tenants: BTreeMap::new(),
+            server: ServerConfig::default(),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct ServerConfig {
+    pub grpc_listen: SocketAddr,
+    /// REST, MCP (`/mcp`), `/healthz`, `/openapi.json`.
+    pub http_listen: SocketAddr,
+    /// PEM certificate chain and key; both or neither. Enables TLS on both ports.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Largest accepted REST/MCP request body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            grpc_listen: "0.0.0.0:50051".parse().expect("valid"),
+            http_listen: "0.0.0.0:8080".parse().expect("valid"),
+            tls_cert: None,
+            tls_key: None,
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct AuthConfig {
+    /// HS256 secret (≥ 32 bytes). Prefer `jwt-secret-file` or the env var.
+    pub jwt_secret: Option<Redacted>,
+    pub jwt_secret_file: Option<PathBuf>,
+    /// Longest lifetime `token mint` will issue.
+    pub max_token_ttl_secs: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            jwt_secret_file: None,
+            max_token_ttl_secs: 30 * 24 * 3600,
+        }
+    }
+}
+
+/// A secret string: printed as `<redacted>` by Debug and Serialize.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Redacted(String);
+
+impl Redacted {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl Serialize for Redacted {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+impl Config {
+    /// Reads a TOML file. Pure: creates nothing.
+    ///
+    /// # Errors
+    /// InvalidArgument naming the file and the offending key.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::invalid(format!("cannot read config {}: {e}", path.display())))?;
+        Self::parse(&text).map_err(|e| e.context(format!("config {}", path.display())))
+    }
+
+    /// # Errors
+    /// InvalidArgument for bad TOML or unknown keys.
+    pub fn parse(text: &str) -> Result<Self> {
+        let c: Self = toml::from_str(text).map_err(|e| Error::invalid(e.to_string()))?;
+        for name in c.tenants.keys() {
+            crate::catalog::validate_name("tenant", name)?;
+        }
+        Ok(c)
+    }
+
+    pub fn tenants(&self) -> Tenants {
+        Tenants {
+            defaults: self.runtime.clone(),
+            tenants: self.tenants.clone(),
+        }
+    }
+
+    pub fn spool_dir(&self) -> PathBuf {
+        self.spool_dir
+            .clone()
+            .unwrap_or_else(|| self.backup_dir.join(".spool"))
+    }
+
+    pub fn audit_log(&self) -> PathBuf {
+        self.audit_log
+            .clone()
+            .unwrap_or_else(|| self.backup_dir.join("audit.jsonl"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_tenants_and_rejects_unknown_keys() {
+        let c = Config::parse(
+            r#"
+            backup-dir = "/srv/b"
+            [runtime]
+            driver = "incus"
+            [tenants.alice]
+            [tenants.bob]
+            driver = "netns"
+            container = "ns-bob"
+            [auth]
+            jwt-secret = "0123456789abcdef0123456789abcdef"
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.tenants().resolve("bob").unwrap().container, "ns-bob");
+        let shown = toml::to_string(&c).unwrap();
+        assert!(shown.contains("<redacted>") && !shown.contains("0123456789abcdef"));
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
+
+        let e = Config::parse("backup-dri = \"/x\"").unwrap_err();
+        assert!(e.message.contains("backup-dri"), "{}", e.message);
+        assert!(Config::parse("[tenants.\"a/b\"]").is_err());
+    }
+}

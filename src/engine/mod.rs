@@ -1,0 +1,190 @@
+//! Engine: what to run inside the container to dump, restore and inspect a
+//! Postgres database. Commands go through a [`Target`]; the password reaches
+//! the tools only through [`secret`]'s stdin preamble, never through argv.
+
+mod secret;
+mod sql;
+
+pub use secret::Password;
+
+use crate::runtime::{Running, Target};
+use crate::{Error, Result};
+
+/// How to reach the tenant's server, as seen from inside its container.
+#[derive(Debug, Clone)]
+pub struct PgConn {
+    pub user: String,
+    pub password: Password,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Default for PgConn {
+    fn default() -> Self {
+        Self {
+            user: "postgres".into(),
+            password: Password::default(),
+            host: "127.0.0.1".into(),
+            port: 5432,
+        }
+    }
+}
+
+impl PgConn {
+    /// `-h H -p P -U U -w -d DB`: `-w` so a missing password fails instead of
+    /// waiting for a prompt nobody will answer.
+    fn args(&self, database: &str) -> Vec<String> {
+        vec![
+            "-h".into(),
+            self.host.clone(),
+            "-p".into(),
+            self.port.to_string(),
+            "-U".into(),
+            self.user.clone(),
+            "-w".into(),
+            "-d".into(),
+            database.into(),
+        ]
+    }
+}
+
+/// Options of a restore.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RestoreOptions {
+    /// `--clean --if-exists`: drop objects before recreating them.
+    pub clean: bool,
+    /// Parallel jobs; above 1 the restore is not atomic and the archive is
+    /// staged in a temporary file inside the container (pg_restore cannot run
+    /// parallel jobs from a pipe).
+    pub jobs: u32,
+    /// `--no-owner`: do not reproduce object ownership.
+    pub no_owner: bool,
+}
+
+/// Starts `pg_dump -Fc` writing the archive to stdout; read `stdout`, then
+/// [`Running::finish`].
+///
+/// # Errors
+/// Unavailable when the container manager cannot be started.
+pub async fn dump(target: &Target, conn: &PgConn, database: &str) -> Result<Running> {
+    let mut argv = vec!["pg_dump".to_string(), "-Fc".into()];
+    argv.extend(conn.args(database));
+    secret::spawn(target, &conn.password, &argv, false).await
+}
+
+/// Starts `pg_restore` reading the archive from stdin: write it to `stdin`,
+/// then [`Running::finish`].
+///
+/// # Errors
+/// Unavailable when the container manager cannot be started.
+pub async fn restore(
+    target: &Target,
+    conn: &PgConn,
+    database: &str,
+    opts: RestoreOptions,
+) -> Result<Running> {
+    let mut argv = vec!["pg_restore".to_string()];
+    argv.extend(conn.args(database));
+    argv.push("--exit-on-error".into());
+    if opts.clean {
+        argv.extend(["--clean".into(), "--if-exists".into()]);
+    }
+    if opts.no_owner {
+        argv.push("--no-owner".into());
+    }
+    let staged = opts.jobs > 1;
+    if staged {
+        argv.extend(["-j".into(), opts.jobs.to_string()]);
+    } else {
+        argv.push("--single-transaction".into());
+    }
+    secret::spawn(target, &conn.password, &argv, staged).await
+}
+
+/// Runs one SQL statement through `psql` and returns its unaligned output.
+///
+/// # Errors
+/// FailedPrecondition carrying psql's stderr when the statement fails.
+pub async fn query(target: &Target, conn: &PgConn, database: &str, sql: &str) -> Result<String> {
+    let mut argv = vec![
+        "psql".to_string(),
+        "-X".into(),
+        "-q".into(),
+        "-A".into(),
+        "-t".into(),
+        "-v".into(),
+        "ON_ERROR_STOP=1".into(),
+    ];
+    argv.extend(conn.args(database));
+    argv.extend(["-c".into(), sql.into()]);
+    let mut child = secret::spawn(target, &conn.password, &argv, false).await?;
+    let mut out = Vec::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        tokio::io::AsyncReadExt::read_to_end(&mut stdout, &mut out).await?;
+    }
+    let done = child.finish().await?;
+    if !done.success() {
+        return Err(Error::precondition(format!(
+            "psql in {} failed: {}",
+            target.describe(),
+            done.explain()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out).trim().to_string())
+}
+
+/// Every database that can be backed up: not a template, accepting connections.
+///
+/// # Errors
+/// As [`query`].
+pub async fn list_databases(target: &Target, conn: &PgConn) -> Result<Vec<String>> {
+    let out = query(target, conn, "postgres", sql::LIST_DATABASES).await?;
+    Ok(out
+        .lines()
+        .map(str::to_string)
+        .filter(|l| !l.is_empty())
+        .collect())
+}
+
+/// User tables plus partitioned tables: the relation manifest.
+///
+/// # Errors
+/// As [`query`], or Internal when the output is not a number.
+pub async fn relation_count(target: &Target, conn: &PgConn, database: &str) -> Result<i64> {
+    let out = query(target, conn, database, sql::RELATION_COUNT).await?;
+    out.parse()
+        .map_err(|_| Error::internal(format!("relation count: unexpected output {out:?}")))
+}
+
+/// Whether `database` exists on the tenant's server.
+///
+/// # Errors
+/// As [`query`].
+pub async fn database_exists(target: &Target, conn: &PgConn, database: &str) -> Result<bool> {
+    let sql = format!(
+        "SELECT count(*) FROM pg_database WHERE datname = {}",
+        sql::literal(database)
+    );
+    Ok(query(target, conn, "postgres", &sql).await? == "1")
+}
+
+/// `CREATE DATABASE`.
+///
+/// # Errors
+/// As [`query`].
+pub async fn create_database(target: &Target, conn: &PgConn, database: &str) -> Result<()> {
+    let sql = format!("CREATE DATABASE {}", sql::ident(database));
+    query(target, conn, "postgres", &sql).await.map(drop)
+}
+
+/// `DROP DATABASE IF EXISTS … WITH (FORCE)`.
+///
+/// # Errors
+/// As [`query`].
+pub async fn drop_database(target: &Target, conn: &PgConn, database: &str) -> Result<()> {
+    let sql = format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        sql::ident(database)
+    );
+    query(target, conn, "postgres", &sql).await.map(drop)
+}

@@ -1,0 +1,31 @@
+//! The SQL the engine sends, and quoting for the few names spliced into it
+//! (names are validated before they get here; quoting is the second fence).
+
+pub const LIST_DATABASES: &str = "SELECT datname FROM pg_database \
+     WHERE NOT datistemplate AND datallowconn ORDER BY datname";
+
+/// Ordinary and partitioned tables outside the system schemas.
+pub const RELATION_COUNT: &str = "SELECT count(*) FROM pg_class c \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r', 'p') \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
+
+/// A quoted identifier.
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// A quoted string literal.
+pub fn literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn quoting_doubles_the_quote_character() {
+        assert_eq!(super::ident(r#"a"b"#), r#""a""b""#);
+        assert_eq!(super::literal("it's"), "'it''s'");
+    }
+}

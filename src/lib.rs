@@ -1,0 +1,26 @@
+//! containarium: database backups of tenant containers.
+//!
+//! The pipeline reads top to bottom: [`runtime`] (where a command runs) →
+//! [`engine`] (what runs: pg_dump/pg_restore/psql) → [`stream`] (SHA-256 and
+//! size on the way) → [`store`] (where bytes land) → [`catalog`] (the sidecar
+//! index). [`service::BackupService`] decides everything; the surfaces are
+//! thin adapters around it.
+
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod engine;
+mod error;
+pub mod runtime;
+pub mod service;
+pub mod store;
+pub mod stream;
+
+pub use error::{Code, Error, Result};
+
+/// Generated from `proto/containarium/v1/backup.proto`.
+#[allow(clippy::pedantic, missing_docs)]
+pub mod proto {
+    tonic::include_proto!("containarium.v1");
+}

@@ -1,0 +1,214 @@
+//! Create: pg_dump inside the tenant's container, streamed through SHA-256
+//! into a staged store object, committed only after pg_dump exited 0 with a
+//! non-empty archive, then indexed. Any failure leaves no object and no record.
+
+use chrono::Utc;
+
+use super::{BackupService, CreateRequest, Facts};
+use crate::auth::{Credentials, Principal, Scope};
+use crate::catalog::{Destination, Engine, Record, validate_name};
+use crate::engine::{self, PgConn};
+use crate::runtime::Target;
+use crate::store::Store;
+use crate::{Error, Result, stream};
+
+/// What a create committed and what failed.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOutcome {
+    pub records: Vec<Record>,
+    /// `"<database>: <reason>"` per database that failed.
+    pub failures: Vec<String>,
+    /// Whether one database was named (the wire's `record` field).
+    pub single: bool,
+}
+
+impl CreateOutcome {
+    pub fn message(&self) -> String {
+        let ok = self.records.len();
+        match (ok, self.failures.len()) {
+            (1, 0) if self.single => format!("backup {} created", self.records[0].id),
+            (n, 0) => format!("{n} backups created"),
+            (n, f) => format!("{n} backups created, {f} databases failed"),
+        }
+    }
+}
+
+impl BackupService {
+    /// # Errors
+    /// InvalidArgument, PermissionDenied, NotFound (tenant), FailedPrecondition
+    /// (pg_dump failed; its stderr is in the message), Unavailable.
+    pub async fn create(&self, creds: &Credentials, req: CreateRequest) -> Result<CreateOutcome> {
+        let svc = self.clone();
+        self.run(Some("create"), creds, move |who, facts| async move {
+            svc.create_inner(&who, req, &facts).await
+        })
+        .await
+    }
+
+    async fn create_inner(
+        &self,
+        who: &Principal,
+        req: CreateRequest,
+        facts: &Facts,
+    ) -> Result<CreateOutcome> {
+        who.require(Scope::Write)?;
+        validate_name("tenant", &req.tenant)?;
+        let named = req.connection.database()?.map(str::to_string);
+        facts.target("", &req.tenant, named.as_deref().unwrap_or("*"));
+        if !who.may_act_on(&req.tenant) {
+            return Err(Error::denied(format!(
+                "{} may only back up their own tenant",
+                who.subject
+            )));
+        }
+        let destination = req
+            .destination
+            .ok_or_else(|| Error::invalid("a destination is required (local, gcs or s3)"))?;
+        facts.destination(destination.name());
+        let store = self.store_for(destination)?;
+        let target = self.inner.tenants.resolve(&req.tenant)?;
+        let conn = req.connection.pg()?;
+
+        let mut out = CreateOutcome {
+            single: named.is_some(),
+            ..CreateOutcome::default()
+        };
+        if let Some(db) = named {
+            let r = self
+                .dump_one(
+                    &target,
+                    &req.tenant,
+                    &conn,
+                    &db,
+                    store.as_ref(),
+                    destination,
+                )
+                .await?;
+            facts.record(&r);
+            out.records.push(r);
+            return Ok(out);
+        }
+        let databases = engine::list_databases(&target, &conn)
+            .await
+            .map_err(|e| e.context(format!("listing the databases of tenant {}", req.tenant)))?;
+        for db in databases {
+            let result = match validate_name("database", &db) {
+                Ok(()) => {
+                    self.dump_one(
+                        &target,
+                        &req.tenant,
+                        &conn,
+                        &db,
+                        store.as_ref(),
+                        destination,
+                    )
+                    .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => out.records.push(r),
+                Err(e) => {
+                    tracing::warn!(tenant = %req.tenant, database = %db, error = %e, "database backup failed");
+                    out.failures.push(format!("{db}: {}", e.message));
+                }
+            }
+        }
+        let total: i64 = out.records.iter().map(|r| r.size_bytes).sum();
+        facts.size(total);
+        facts.id(&out
+            .records
+            .iter()
+            .map(|r| r.id.as_str())
+            .collect::<Vec<_>>()
+            .join(","));
+        if out.records.is_empty() && !out.failures.is_empty() {
+            return Err(Error::precondition(format!(
+                "no database of tenant {} could be backed up: {}",
+                req.tenant,
+                out.failures.join("; ")
+            )));
+        }
+        Ok(out)
+    }
+
+    /// One database: reserve an id, dump, commit, index.
+    async fn dump_one(
+        &self,
+        target: &Target,
+        tenant: &str,
+        conn: &PgConn,
+        database: &str,
+        store: &dyn Store,
+        destination: Destination,
+    ) -> Result<Record> {
+        let _slot = self.inner.limits.slot().await?;
+        let created_at = Utc::now();
+        let reservation = self.inner.catalog.reserve(tenant, database, &created_at)?;
+        let id = reservation.id.clone();
+        let relation_count = match engine::relation_count(target, conn, database).await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
+                None
+            }
+        };
+        let key = format!("{id}.dump");
+        let mut writer = store.writer(&key).await?;
+        let mut child = match engine::dump(target, conn, database).await {
+            Ok(c) => c,
+            Err(e) => {
+                writer.abort().await;
+                return Err(e);
+            }
+        };
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
+        drop(stdout);
+        let done = child.finish().await;
+        let outcome = match done {
+            Ok(f) if !f.success() => Err(Error::precondition(format!(
+                "pg_dump of {tenant}/{database} in {} failed: {}",
+                target.describe(),
+                f.explain()
+            ))),
+            Ok(_) => pumped.map_err(|e| e.context(format!("backing up {tenant}/{database}"))),
+            Err(e) => Err(e),
+        };
+        let digest = match outcome {
+            Ok(d) => d,
+            Err(e) => {
+                writer.abort().await;
+                return Err(e);
+            }
+        };
+        if digest.size == 0 {
+            writer.abort().await;
+            return Err(Error::internal(format!(
+                "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
+            )));
+        }
+        writer.commit().await?;
+        let record = Record {
+            id: id.clone(),
+            username: tenant.into(),
+            database: database.into(),
+            created_at,
+            size_bytes: i64::try_from(digest.size).unwrap_or(i64::MAX),
+            sha256: digest.sha256,
+            destination,
+            location: store.location(&key),
+            engine: Some(Engine::Postgres),
+            last_verification: None,
+            relation_count,
+        };
+        if let Err(e) = self.inner.catalog.put(&record) {
+            // An object without a record is invisible; don't leave it behind.
+            let _ = store.delete(&key).await;
+            return Err(e);
+        }
+        drop(reservation);
+        tracing::info!(%id, tenant, database, size = record.size_bytes, "backup committed");
+        Ok(record)
+    }
+}

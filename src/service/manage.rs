@@ -1,0 +1,68 @@
+//! List, get and delete: catalog operations, tenancy-filtered.
+
+use super::BackupService;
+use crate::auth::{Credentials, Scope};
+use crate::catalog::Listing;
+use crate::{Code, Result};
+
+impl BackupService {
+    /// Newest first. A non-admin always sees only their own backups,
+    /// whatever `tenant` says; unreadable sidecars are reported to admins.
+    ///
+    /// # Errors
+    /// Unauthenticated, PermissionDenied, Internal.
+    pub async fn list(&self, creds: &Credentials, tenant: Option<String>) -> Result<Listing> {
+        let svc = self.clone();
+        self.run(None, creds, move |who, _| async move {
+            who.require(Scope::Read)?;
+            let filter = if who.admin {
+                tenant.filter(|t| !t.is_empty())
+            } else {
+                Some(who.subject.clone())
+            };
+            let mut listing = svc.inner.catalog.list(filter.as_deref())?;
+            if !who.admin {
+                listing.problems.clear();
+            }
+            Ok(listing)
+        })
+        .await
+    }
+
+    /// # Errors
+    /// NotFound (also for another tenant's id), InvalidArgument, PermissionDenied.
+    pub async fn get(&self, creds: &Credentials, id: String) -> Result<crate::catalog::Record> {
+        let svc = self.clone();
+        self.run(None, creds, move |who, _| async move {
+            who.require(Scope::Read)?;
+            svc.visible(&who, &id)
+        })
+        .await
+    }
+
+    /// Removes the dump, then the record. A dump that is already gone
+    /// (lifecycle rules, manual cleanup) still lets the record go.
+    ///
+    /// # Errors
+    /// NotFound, InvalidArgument, PermissionDenied.
+    pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
+        let svc = self.clone();
+        self.run(Some("delete"), creds, move |who, facts| async move {
+            who.require(Scope::Write)?;
+            facts.id(&id);
+            let record = svc.visible(&who, &id)?;
+            facts.record(&record);
+            let _lock = svc.inner.locks.lock(&id).await;
+            let record = svc.visible(&who, &id)?;
+            let store = svc.store_for(record.destination)?;
+            let note = match store.delete(&format!("{id}.dump")).await {
+                Ok(()) => String::new(),
+                Err(e) if e.code == Code::NotFound => " (its dump was already gone)".to_string(),
+                Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
+            };
+            svc.inner.catalog.remove(&id)?;
+            Ok(format!("backup {id} deleted{note}"))
+        })
+        .await
+    }
+}

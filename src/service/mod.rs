@@ -1,0 +1,165 @@
+//! BackupService: the one place that decides. Every surface (gRPC, REST,
+//! MCP, CLI through them) calls these methods with the caller's credentials;
+//! authentication, validation, tenancy, limits and audit all happen here.
+
+mod create;
+mod facts;
+mod limits;
+mod manage;
+mod requests;
+mod restore;
+mod spool;
+
+pub use create::CreateOutcome;
+pub use requests::{Connection, CreateRequest, RestoreRequest};
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::task::TaskTracker;
+
+use crate::audit::Audit;
+use crate::auth::{Authenticator, Credentials, Principal};
+use crate::catalog::{Catalog, Destination, Record};
+use crate::config::Config;
+use crate::runtime::Tenants;
+use crate::store::{LocalStore, Store};
+use crate::{Error, Result};
+use facts::Facts;
+use limits::{IdLocks, Limits};
+
+/// A cheap-to-clone handle on the service.
+#[derive(Clone)]
+pub struct BackupService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    auth: Authenticator,
+    tenants: Tenants,
+    catalog: Catalog,
+    local: Arc<LocalStore>,
+    spool_dir: PathBuf,
+    audit: Audit,
+    limits: Limits,
+    locks: IdLocks,
+    /// Every running operation, so shutdown can wait for them.
+    tasks: TaskTracker,
+}
+
+impl BackupService {
+    /// Opens the backup directory (creating it 0700) and the audit log.
+    ///
+    /// # Errors
+    /// Internal when the directories or the audit log cannot be opened.
+    pub fn new(config: &Config, auth: Authenticator) -> Result<Self> {
+        let catalog = Catalog::open(&config.backup_dir)?;
+        let local = Arc::new(LocalStore::open(&config.backup_dir)?);
+        let spool_dir = config.spool_dir();
+        crate::store::local::ensure_private_dir(&spool_dir)?;
+        let audit = Audit::open(Some(&config.audit_log()))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                auth,
+                tenants: config.tenants(),
+                catalog,
+                local,
+                spool_dir,
+                audit,
+                limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
+                locks: IdLocks::default(),
+                tasks: TaskTracker::new(),
+            }),
+        })
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub fn tenants(&self) -> &Tenants {
+        &self.inner.tenants
+    }
+
+    /// Stops taking new operations and waits for the running ones.
+    pub async fn drain(&self) {
+        self.inner.tasks.close();
+        self.inner.tasks.wait().await;
+    }
+
+    /// Authenticates, runs `op` in a tracked task (so a caller that goes
+    /// away cannot cancel a half-done write), and audits the outcome when
+    /// `action` is audited. The audit line is flushed before this returns.
+    async fn run<T, F, Fut>(
+        &self,
+        action: Option<&'static str>,
+        creds: &Credentials,
+        op: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Principal, Facts) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        let principal = self.inner.auth.authenticate(creds);
+        let subject = principal
+            .as_ref()
+            .map(|p| p.subject.clone())
+            .unwrap_or_default();
+        let facts = Facts::new(action.unwrap_or("read"), &subject);
+        if self.inner.tasks.is_closed() {
+            return Err(Error::unavailable("the daemon is shutting down"));
+        }
+        let work = match principal {
+            Ok(p) => Some(op(p, facts.clone())),
+            Err(e) => {
+                facts.fail_early(e);
+                None
+            }
+        };
+        let svc = self.clone();
+        let audited = action.is_some();
+        let task = self.inner.tasks.spawn(async move {
+            let result = match work {
+                Some(w) => w.await,
+                None => Err(facts.early_error()),
+            };
+            let denied = result.as_ref().is_err_and(|e| {
+                matches!(
+                    e.code,
+                    crate::Code::PermissionDenied | crate::Code::Unauthenticated
+                )
+            });
+            if audited || denied {
+                svc.inner.audit.write(&facts.finish(&result))?;
+            }
+            result
+        });
+        task.await
+            .map_err(|e| Error::internal(format!("the operation's task failed: {e}")))?
+    }
+
+    /// The record of `id` if `who` may see it. Another tenant's id answers
+    /// exactly like a missing one.
+    fn visible(&self, who: &Principal, id: &str) -> Result<Record> {
+        crate::catalog::validate_id(id)?;
+        // Only an admin learns that an unreadable sidecar exists.
+        match self.inner.catalog.get(id) {
+            Ok(r) if who.may_act_on(&r.username) => Ok(r),
+            Err(e) if e.code == crate::Code::NotFound || who.admin => Err(e),
+            _ => Err(Error::not_found(format!("backup {id} not found"))),
+        }
+    }
+
+    /// The store a destination writes to.
+    fn store_for(&self, destination: Destination) -> Result<Arc<dyn Store>> {
+        match destination {
+            Destination::Local => Ok(self.inner.local.clone()),
+            other => Err(Error::precondition(format!(
+                "the {} destination is not configured on this daemon",
+                other.name()
+            ))),
+        }
+    }
+}

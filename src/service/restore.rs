@@ -1,0 +1,85 @@
+//! Restore: verified spool first, then pg_restore inside the tenant's
+//! container, single-transaction by default so a failure changes nothing.
+//! A database the restore had to create is dropped again if the restore fails.
+
+use tokio::io::AsyncWriteExt;
+
+use super::{BackupService, Facts, RestoreRequest};
+use crate::auth::{Credentials, Principal, Scope};
+use crate::catalog::Engine;
+use crate::engine;
+use crate::{Error, Result};
+
+impl BackupService {
+    /// # Errors
+    /// NotFound, PermissionDenied, FailedPrecondition ("integrity check
+    /// failed", or pg_restore's own stderr), Unavailable.
+    pub async fn restore(&self, creds: &Credentials, req: RestoreRequest) -> Result<String> {
+        let svc = self.clone();
+        self.run(Some("restore"), creds, move |who, facts| async move {
+            svc.restore_inner(&who, req, &facts).await
+        })
+        .await
+    }
+
+    async fn restore_inner(
+        &self,
+        who: &Principal,
+        req: RestoreRequest,
+        facts: &Facts,
+    ) -> Result<String> {
+        who.require(Scope::Write)?;
+        facts.id(&req.id);
+        let record = self.visible(who, &req.id)?;
+        facts.record(&record);
+        if record.engine != Some(Engine::Postgres) {
+            return Err(Error::precondition(format!(
+                "backup {} has no known engine; refusing to guess it is Postgres",
+                record.id
+            )));
+        }
+        let database = req
+            .connection
+            .database()?
+            .map_or_else(|| record.database.clone(), str::to_string);
+        let target = self.inner.tenants.resolve(&record.username)?;
+        let conn = req.connection.pg()?;
+
+        let _slot = self.inner.limits.slot().await?;
+        let _lock = self.inner.locks.lock(&record.id).await;
+        // It may have been deleted while we waited for the lock.
+        let record = self.visible(who, &req.id)?;
+        let spool = self.spool(&record).await?;
+
+        let existed = engine::database_exists(&target, &conn, &database).await?;
+        if !existed {
+            engine::create_database(&target, &conn, &database).await?;
+        }
+        let mut child = engine::restore(&target, &conn, &database, req.options).await?;
+        let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
+        let mut reader = spool.reader().await?;
+        let fed = tokio::io::copy(&mut reader, &mut stdin).await;
+        let _ = stdin.shutdown().await;
+        drop(stdin);
+        let done = child.finish().await?;
+        if !done.success() {
+            if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
+                tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
+            }
+            return Err(Error::precondition(format!(
+                "pg_restore of {} into {}/{database} failed: {}",
+                record.id,
+                record.username,
+                done.explain()
+            )));
+        }
+        if let Err(e) = fed {
+            return Err(Error::internal(format!("feeding pg_restore: {e}")));
+        }
+        tracing::info!(id = %record.id, database, "restore finished");
+        Ok(format!(
+            "backup {} restored into {}/{database} ({} bytes, SHA-256 verified)",
+            record.id, record.username, spool.digest.size
+        ))
+    }
+}
