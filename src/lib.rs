@@ -6,9 +6,11 @@
 //! index). [`service::BackupService`] decides everything; the surfaces are
 //! thin adapters around it.
 
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod engine;
 mod error;
@@ -23,4 +25,5 @@ pub use error::{Code, Error, Result};
 #[allow(clippy::pedantic, missing_docs)]
 pub mod proto {
     tonic::include_proto!("containarium.v1");
+    include!(concat!(env!("OUT_DIR"), "/containarium.v1.serde.rs"));
 }

@@ -9,6 +9,7 @@ mod manage;
 mod requests;
 mod restore;
 mod spool;
+mod verify;
 
 pub use create::CreateOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};

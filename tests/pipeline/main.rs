@@ -35,7 +35,10 @@ async fn round_trip_restores_every_row() {
         "people, events, 2 partitions, owner"
     );
     let dump = h.backup_dir().join(format!("{}.dump", r.id));
-    assert_eq!(std::fs::metadata(&dump).unwrap().len(), r.size_bytes.cast_unsigned());
+    assert_eq!(
+        std::fs::metadata(&dump).unwrap().len(),
+        r.size_bytes.cast_unsigned()
+    );
     assert_eq!(r.location, dump.display().to_string());
 
     let listed = h.service.list(none(), None).await.unwrap();

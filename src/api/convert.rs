@@ -1,0 +1,177 @@
+//! proto ↔ service conversions. Range checks on wire integers live here;
+//! everything else is validated by the service.
+
+use crate::catalog::{Destination, Engine, Listing, Record, Verification, VerifyResult, rfc3339};
+use crate::engine::{Password, RestoreOptions};
+use crate::proto;
+use crate::service::{Connection, CreateOutcome, CreateRequest, RestoreRequest};
+use crate::{Error, Result};
+
+/// Highest `jobs` a restore may ask for.
+const MAX_JOBS: i32 = 64;
+
+pub fn destination_to_proto(d: Destination) -> proto::BackupDestination {
+    match d {
+        Destination::Local => proto::BackupDestination::Local,
+        Destination::Gcs => proto::BackupDestination::Gcs,
+        Destination::S3 => proto::BackupDestination::S3,
+    }
+}
+
+/// # Errors
+/// InvalidArgument for UNSPECIFIED or an unknown number.
+pub fn destination_from_proto(v: i32) -> Result<Destination> {
+    match proto::BackupDestination::try_from(v) {
+        Ok(proto::BackupDestination::Local) => Ok(Destination::Local),
+        Ok(proto::BackupDestination::Gcs) => Ok(Destination::Gcs),
+        Ok(proto::BackupDestination::S3) => Ok(Destination::S3),
+        Ok(proto::BackupDestination::Unspecified) => Err(Error::invalid(
+            "destination is required: BACKUP_DESTINATION_LOCAL, _GCS or _S3",
+        )),
+        Err(_) => Err(Error::invalid(format!("unknown destination {v}"))),
+    }
+}
+
+pub fn verification_to_proto(v: &Verification) -> proto::BackupVerification {
+    proto::BackupVerification {
+        verified_at: rfc3339(&v.verified_at),
+        result: match v.result {
+            VerifyResult::Passed => proto::VerificationResult::Passed,
+            VerifyResult::Failed => proto::VerificationResult::Failed,
+        }
+        .into(),
+        error: v.error.clone(),
+        target_container: v.target_container.clone(),
+        scratch_database: v.scratch_database.clone(),
+        duration_ms: v.duration_ms,
+        verified_by: v.verified_by.clone(),
+        checks: v
+            .checks
+            .iter()
+            .map(|c| proto::VerificationCheck {
+                name: c.name.clone(),
+                passed: c.passed,
+                detail: c.detail.clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn record_to_proto(r: &Record) -> proto::BackupRecord {
+    proto::BackupRecord {
+        id: r.id.clone(),
+        username: r.username.clone(),
+        database: r.database.clone(),
+        created_at: rfc3339(&r.created_at),
+        size_bytes: r.size_bytes,
+        sha256: r.sha256.clone(),
+        destination: destination_to_proto(r.destination).into(),
+        location: r.location.clone(),
+        engine: match r.engine {
+            Some(Engine::Postgres) => proto::BackupEngine::Postgres,
+            None => proto::BackupEngine::Unspecified,
+        }
+        .into(),
+        last_verification: r.last_verification.as_ref().map(verification_to_proto),
+        relation_count: r.relation_count,
+    }
+}
+
+/// # Errors
+/// InvalidArgument for an out-of-range port or a password that cannot travel.
+pub fn connection_from_proto(c: Option<proto::PgConnection>) -> Result<Connection> {
+    let c = c.unwrap_or_default();
+    let port = match c.port {
+        0 => None,
+        p => Some(
+            u16::try_from(p)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| Error::invalid(format!("port {p} is out of range (1-65535)")))?,
+        ),
+    };
+    let some = |s: String| (!s.is_empty()).then_some(s);
+    Ok(Connection {
+        database: some(c.database),
+        user: some(c.user),
+        password: Password::new(c.password)?,
+        host: some(c.host),
+        port,
+    })
+}
+
+/// # Errors
+/// As [`destination_from_proto`] and [`connection_from_proto`].
+pub fn create_from_proto(r: proto::CreateBackupRequest) -> Result<CreateRequest> {
+    Ok(CreateRequest {
+        tenant: r.username,
+        connection: connection_from_proto(r.connection)?,
+        destination: Some(destination_from_proto(r.destination)?),
+        bucket: (!r.gcs_bucket.is_empty()).then_some(r.gcs_bucket),
+    })
+}
+
+pub fn create_to_proto(o: &CreateOutcome) -> proto::CreateBackupResponse {
+    proto::CreateBackupResponse {
+        message: o.message(),
+        record: if o.single {
+            o.records.first().map(record_to_proto)
+        } else {
+            None
+        },
+        records: o.records.iter().map(record_to_proto).collect(),
+        failures: o.failures.clone(),
+    }
+}
+
+pub fn list_to_proto(l: &Listing) -> proto::ListBackupsResponse {
+    proto::ListBackupsResponse {
+        records: l.records.iter().map(record_to_proto).collect(),
+        warnings: l
+            .problems
+            .iter()
+            .map(|p| format!("{}: {}", p.file.display(), p.error))
+            .collect(),
+    }
+}
+
+/// # Errors
+/// InvalidArgument for a negative or excessive `jobs`.
+pub fn restore_from_proto(r: proto::RestoreBackupRequest) -> Result<RestoreRequest> {
+    if !(0..=MAX_JOBS).contains(&r.jobs) {
+        return Err(Error::invalid(format!(
+            "jobs must be between 1 and {MAX_JOBS}"
+        )));
+    }
+    Ok(RestoreRequest {
+        id: r.id,
+        connection: connection_from_proto(r.connection)?,
+        options: RestoreOptions {
+            clean: r.clean,
+            jobs: r.jobs.unsigned_abs(),
+            no_owner: r.no_owner,
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_integers_are_range_checked() {
+        let bad_port = proto::PgConnection {
+            port: 70000,
+            ..Default::default()
+        };
+        assert!(connection_from_proto(Some(bad_port)).is_err());
+        assert!(destination_from_proto(0).is_err());
+        assert!(destination_from_proto(9).is_err());
+        assert_eq!(destination_from_proto(3).unwrap(), Destination::S3);
+        let jobs = proto::RestoreBackupRequest {
+            jobs: -1,
+            ..Default::default()
+        };
+        assert!(restore_from_proto(jobs).is_err());
+    }
+}

@@ -1,0 +1,112 @@
+//! The wire-level API as one trait, [`Api`], spoken in proto types with the
+//! caller's credentials. The daemon's [`BackupService`] implements it
+//! in-process; the gRPC and REST clients implement it remotely. Every surface
+//! (gRPC server, REST, MCP, CLI) is written against this trait, so none of
+//! them can drift from the others.
+
+mod convert;
+
+pub use convert::*;
+
+use async_trait::async_trait;
+
+use crate::Result;
+use crate::auth::Credentials;
+use crate::proto;
+use crate::service::BackupService;
+
+#[async_trait]
+pub trait Api: Send + Sync {
+    async fn create_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::CreateBackupRequest,
+    ) -> Result<proto::CreateBackupResponse>;
+    async fn list_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::ListBackupsRequest,
+    ) -> Result<proto::ListBackupsResponse>;
+    async fn get_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::GetBackupRequest,
+    ) -> Result<proto::GetBackupResponse>;
+    async fn restore_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::RestoreBackupRequest,
+    ) -> Result<proto::RestoreBackupResponse>;
+    async fn verify_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::VerifyBackupRequest,
+    ) -> Result<proto::VerifyBackupResponse>;
+    async fn delete_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::DeleteBackupRequest,
+    ) -> Result<proto::DeleteBackupResponse>;
+}
+
+#[async_trait]
+impl Api for BackupService {
+    async fn create_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::CreateBackupRequest,
+    ) -> Result<proto::CreateBackupResponse> {
+        let req = create_from_proto(req)?;
+        Ok(create_to_proto(&self.create(creds, req).await?))
+    }
+
+    async fn list_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::ListBackupsRequest,
+    ) -> Result<proto::ListBackupsResponse> {
+        let tenant = (!req.username.is_empty()).then_some(req.username);
+        Ok(list_to_proto(&self.list(creds, tenant).await?))
+    }
+
+    async fn get_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::GetBackupRequest,
+    ) -> Result<proto::GetBackupResponse> {
+        let record = self.get(creds, req.id).await?;
+        Ok(proto::GetBackupResponse {
+            record: Some(record_to_proto(&record)),
+        })
+    }
+
+    async fn restore_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::RestoreBackupRequest,
+    ) -> Result<proto::RestoreBackupResponse> {
+        let req = restore_from_proto(req)?;
+        Ok(proto::RestoreBackupResponse {
+            message: self.restore(creds, req).await?,
+        })
+    }
+
+    async fn verify_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::VerifyBackupRequest,
+    ) -> Result<proto::VerifyBackupResponse> {
+        self.verify(creds, req.id, req.target_username).await?;
+        Err(crate::Error::internal("verify returned no result"))
+    }
+
+    async fn delete_backup(
+        &self,
+        creds: &Credentials,
+        req: proto::DeleteBackupRequest,
+    ) -> Result<proto::DeleteBackupResponse> {
+        Ok(proto::DeleteBackupResponse {
+            message: self.delete(creds, req.id).await?,
+        })
+    }
+}

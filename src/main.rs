@@ -1,0 +1,6 @@
+//! The `containarium` binary: parse flags, dispatch. Everything else lives in
+//! the library.
+
+fn main() -> std::process::ExitCode {
+    containarium::cli::main()
+}
