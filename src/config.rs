@@ -9,6 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+mod buckets;
+
+pub use buckets::{GcsConfig, S3Config, bucket_policy};
+
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
 use crate::{Error, Result};
 
@@ -35,6 +39,10 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantConfig>,
     pub server: ServerConfig,
     pub auth: AuthConfig,
+    /// The GCS destination; absent = GCS requests are refused.
+    pub gcs: Option<GcsConfig>,
+    /// The S3 destination; absent = S3 requests are refused.
+    pub s3: Option<S3Config>,
 }
 
 impl Default for Config {
@@ -50,6 +58,8 @@ impl Default for Config {
             tenants: BTreeMap::new(),
             server: ServerConfig::default(),
             auth: AuthConfig::default(),
+            gcs: None,
+            s3: None,
         }
     }
 }
@@ -143,6 +153,12 @@ impl Config {
         for name in c.tenants.keys() {
             crate::catalog::validate_name("tenant", name)?;
         }
+        if let Some(g) = &c.gcs {
+            g.policy().map_err(|e| e.context("[gcs]"))?;
+        }
+        if let Some(s) = &c.s3 {
+            s.policy().map_err(|e| e.context("[s3]"))?;
+        }
         Ok(c)
     }
 
@@ -192,7 +208,46 @@ mod tests {
         assert!(!format!("{c:?}").contains("0123456789abcdef"));
 
         let e = Config::parse("backup-dri = \"/x\"").unwrap_err();
+        assert!(c.gcs.is_none() && c.s3.is_none());
         assert!(e.message.contains("backup-dri"), "{}", e.message);
         assert!(Config::parse("[tenants.\"a/b\"]").is_err());
+    }
+
+    #[test]
+    fn parses_bucket_destinations_with_secrets_redacted() {
+        let c = Config::parse(
+            r#"
+            [gcs]
+            endpoint = "http://127.0.0.7:4443"
+            anonymous = true
+            default-bucket = "gs://backups/prod"
+            allowed-buckets = ["archive", "gs://other"]
+            [s3]
+            region = "eu-west-1"
+            path-style = true
+            access-key-id = "AKIAEXAMPLE"
+            secret-access-key = "very-secret-key-material"
+            default-bucket = "s3://bucket-3/x"
+            "#,
+        )
+        .unwrap();
+        let (default, allowed) = c.gcs.as_ref().unwrap().policy().unwrap();
+        let default = default.unwrap();
+        assert_eq!(
+            (default.bucket.as_str(), default.prefix.as_str()),
+            ("backups", "prod")
+        );
+        assert_eq!(allowed, ["archive", "backups", "other"]);
+        let shown = format!("{c:?}{}", toml::to_string(&c).unwrap());
+        assert!(!shown.contains("very-secret-key-material"), "{shown}");
+
+        assert!(
+            Config::parse("[s3]\nbucket = \"x\"").is_err(),
+            "unknown key"
+        );
+        let e = Config::parse("[gcs]\nallowed-buckets = [\"a/b\"]").unwrap_err();
+        assert!(e.message.contains("not prefixes"), "{}", e.message);
+        let e = Config::parse("[gcs]\ndefault-bucket = \"s3://x\"").unwrap_err();
+        assert!(e.message.contains("gs://"), "{}", e.message);
     }
 }

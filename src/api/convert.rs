@@ -4,7 +4,7 @@
 use crate::catalog::{Destination, Engine, Listing, Record, Verification, VerifyResult, rfc3339};
 use crate::engine::{Password, RestoreOptions};
 use crate::proto;
-use crate::service::{Connection, CreateOutcome, CreateRequest, RestoreRequest};
+use crate::service::{Connection, CreateOutcome, CreateRequest, RebuildOutcome, RestoreRequest};
 use crate::{Error, Result};
 
 /// Highest `jobs` a restore may ask for.
@@ -132,6 +132,15 @@ pub fn list_to_proto(l: &Listing) -> proto::ListBackupsResponse {
             .iter()
             .map(|p| format!("{}: {}", p.file.display(), p.error))
             .collect(),
+    }
+}
+
+pub fn rebuild_to_proto(o: &RebuildOutcome) -> proto::RebuildIndexResponse {
+    proto::RebuildIndexResponse {
+        message: o.message(),
+        added: o.added.iter().map(record_to_proto).collect(),
+        unchanged: i64::try_from(o.unchanged).unwrap_or(i64::MAX),
+        warnings: o.warnings.clone(),
     }
 }
 

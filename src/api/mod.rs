@@ -47,6 +47,18 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::DeleteBackupRequest,
     ) -> Result<proto::DeleteBackupResponse>;
+    /// Admin only. The default answers Unimplemented, so a remote client
+    /// that predates the RPC still compiles.
+    async fn rebuild_index(
+        &self,
+        _creds: &Credentials,
+        _req: proto::RebuildIndexRequest,
+    ) -> Result<proto::RebuildIndexResponse> {
+        Err(crate::Error::new(
+            crate::Code::Unimplemented,
+            "RebuildIndex is not available through this client",
+        ))
+    }
 }
 
 #[async_trait]
@@ -108,5 +120,14 @@ impl Api for BackupService {
         Ok(proto::DeleteBackupResponse {
             message: self.delete(creds, req.id).await?,
         })
+    }
+
+    async fn rebuild_index(
+        &self,
+        creds: &Credentials,
+        req: proto::RebuildIndexRequest,
+    ) -> Result<proto::RebuildIndexResponse> {
+        let bucket = (!req.bucket.is_empty()).then_some(req.bucket);
+        Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
     }
 }

@@ -17,7 +17,8 @@ use crate::error::Context;
 use crate::store::local::{create_private, ensure_private_dir, sync_dir, temp_path};
 use crate::{Error, Result};
 
-const META: &str = ".meta.json";
+/// The sidecar's suffix: `<id>.meta.json`, locally and beside bucket dumps.
+pub const META: &str = ".meta.json";
 const RESERVED: &str = ".reserved";
 
 /// The sidecar directory.
@@ -107,12 +108,11 @@ impl Catalog {
         validate_id(&record.id)?;
         let path = self.meta_path(&record.id);
         let temp = temp_path(&path);
-        let json = serde_json::to_vec_pretty(record)?;
+        let json = encode(record)?;
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut f = create_private(&temp)?;
             f.write_all(&json)?;
-            f.write_all(b"\n")?;
             f.sync_all()?;
             std::fs::rename(&temp, &path)
         };
@@ -218,6 +218,24 @@ impl Catalog {
         }
         Ok(removed)
     }
+}
+
+/// A record as its sidecar file holds it (the bucket sidecars too).
+///
+/// # Errors
+/// Internal when it cannot be serialized.
+pub fn encode(record: &Record) -> Result<Vec<u8>> {
+    let mut json = serde_json::to_vec_pretty(record)?;
+    json.push(b'\n');
+    Ok(json)
+}
+
+/// The record in sidecar `bytes`, which must name backup `id`.
+///
+/// # Errors
+/// Internal for corrupt JSON, a record of another id, or an invalid id.
+pub fn decode(bytes: &[u8], id: &str) -> Result<Record> {
+    parse(bytes, id)
 }
 
 fn parse(bytes: &[u8], id: &str) -> Result<Record> {

@@ -59,4 +59,5 @@ rpcs! {
     restore_backup: proto::RestoreBackupRequest => proto::RestoreBackupResponse;
     verify_backup: proto::VerifyBackupRequest => proto::VerifyBackupResponse;
     delete_backup: proto::DeleteBackupRequest => proto::DeleteBackupResponse;
+    rebuild_index: proto::RebuildIndexRequest => proto::RebuildIndexResponse;
 }

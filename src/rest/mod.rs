@@ -33,6 +33,7 @@ pub fn router(api: Shared, max_body: usize) -> Router {
         .route("/v1/backups/{id}", get(get_one).delete(delete))
         .route("/v1/backups/{id}/restore", post(restore))
         .route("/v1/backups/{id}/verify", post(verify))
+        .route("/v1/backups:rebuildIndex", post(rebuild_index))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/openapi.json",
@@ -119,4 +120,12 @@ async fn verify(
         api.verify_backup(&creds(&h), req).await,
         &["verification", "record"],
     )
+}
+
+async fn rebuild_index(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Body(req): Body<proto::RebuildIndexRequest>,
+) -> Response {
+    respond(api.rebuild_index(&creds(&h), req).await, &[])
 }

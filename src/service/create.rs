@@ -1,12 +1,14 @@
 //! Create: pg_dump inside the tenant's container, streamed through SHA-256
 //! into a staged store object, committed only after pg_dump exited 0 with a
-//! non-empty archive, then indexed. Any failure leaves no object and no record.
+//! non-empty archive, then indexed. Bucket destinations also get the sidecar
+//! beside the dump. Any failure leaves no object and no record.
 
+use bytes::Bytes;
 use chrono::Utc;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Destination, Engine, Record, validate_name};
+use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
 use crate::engine::{self, PgConn};
 use crate::runtime::Target;
 use crate::store::Store;
@@ -65,7 +67,10 @@ impl BackupService {
             .destination
             .ok_or_else(|| Error::invalid("a destination is required (local, gcs or s3)"))?;
         facts.destination(destination.name());
-        let store = self.store_for(destination)?;
+        let store = self
+            .inner
+            .stores
+            .for_create(destination, req.bucket.as_deref())?;
         let target = self.inner.tenants.resolve(&req.tenant)?;
         let conn = req.connection.pg()?;
 
@@ -188,7 +193,10 @@ impl BackupService {
                 "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
             )));
         }
-        writer.commit().await?;
+        writer
+            .commit()
+            .await
+            .map_err(|e| e.context(format!("storing the dump of {tenant}/{database}")))?;
         let record = Record {
             id: id.clone(),
             username: tenant.into(),
@@ -202,8 +210,21 @@ impl BackupService {
             last_verification: None,
             relation_count,
         };
+        let remote = destination != Destination::Local;
+        if remote {
+            // Beside the dump, only once it is complete: what a daemon on
+            // another host rebuilds its index from.
+            let sidecar = Bytes::from(catalog::encode(&record)?);
+            if let Err(e) = store.put(&format!("{id}{META}"), sidecar).await {
+                let _ = store.delete(&key).await;
+                return Err(e.context(format!("writing the sidecar of {id} beside its dump")));
+            }
+        }
         if let Err(e) = self.inner.catalog.put(&record) {
             // An object without a record is invisible; don't leave it behind.
+            if remote {
+                let _ = store.delete(&format!("{id}{META}")).await;
+            }
             let _ = store.delete(&key).await;
             return Err(e);
         }

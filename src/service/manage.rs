@@ -2,7 +2,7 @@
 
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::Listing;
+use crate::catalog::{Destination, Listing, META};
 use crate::{Code, Result};
 
 impl BackupService {
@@ -40,8 +40,9 @@ impl BackupService {
         .await
     }
 
-    /// Removes the dump, then the record. A dump that is already gone
-    /// (lifecycle rules, manual cleanup) still lets the record go.
+    /// Removes the dump, then (for buckets) the sidecar beside it, then the
+    /// record. A dump that is already gone (lifecycle rules, manual cleanup)
+    /// still lets the record go.
     ///
     /// # Errors
     /// NotFound, InvalidArgument, PermissionDenied.
@@ -54,12 +55,22 @@ impl BackupService {
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
-            let store = svc.store_for(record.destination)?;
+            let store = svc.store_of(&record)?;
             let note = match store.delete(&format!("{id}.dump")).await {
                 Ok(()) => String::new(),
-                Err(e) if e.code == Code::NotFound => " (its dump was already gone)".to_string(),
+                Err(e) if e.code == Code::NotFound => format!(
+                    " (its dump {} was already gone)",
+                    store.location(&format!("{id}.dump"))
+                ),
                 Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
             };
+            if record.destination != Destination::Local {
+                match store.delete(&format!("{id}{META}")).await {
+                    Ok(()) => {}
+                    Err(e) if e.code == Code::NotFound => {}
+                    Err(e) => return Err(e.context(format!("deleting the sidecar of {id}"))),
+                }
+            }
             svc.inner.catalog.remove(&id)?;
             Ok(format!("backup {id} deleted{note}"))
         })

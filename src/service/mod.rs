@@ -6,12 +6,15 @@ mod create;
 mod facts;
 mod limits;
 mod manage;
+mod rebuild;
 mod requests;
 mod restore;
 mod spool;
+mod stores;
 mod verify;
 
 pub use create::CreateOutcome;
+pub use rebuild::RebuildOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
 
 use std::future::Future;
@@ -22,17 +25,25 @@ use tokio_util::task::TaskTracker;
 
 use crate::audit::Audit;
 use crate::auth::{Authenticator, Credentials, Principal};
-use crate::catalog::{Catalog, Destination, Record};
+use crate::catalog::{Catalog, Record};
 use crate::config::Config;
 use crate::runtime::Tenants;
-use crate::store::{LocalStore, Store};
+use crate::store::LocalStore;
 use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
+use stores::Stores;
 
 /// Actions that change something: always audited. Reads are audited only
 /// when denied.
-const AUDITED: &[&str] = &["create", "restore", "verify", "delete", "prune"];
+const AUDITED: &[&str] = &[
+    "create",
+    "restore",
+    "verify",
+    "delete",
+    "prune",
+    "index_rebuild",
+];
 
 /// A cheap-to-clone handle on the service.
 #[derive(Clone)]
@@ -44,7 +55,8 @@ struct Inner {
     auth: Authenticator,
     tenants: Tenants,
     catalog: Catalog,
-    local: Arc<LocalStore>,
+    /// The local directory and every configured bucket destination.
+    stores: Stores,
     spool_dir: PathBuf,
     audit: Audit,
     limits: Limits,
@@ -54,13 +66,16 @@ struct Inner {
 }
 
 impl BackupService {
-    /// Opens the backup directory (creating it 0700) and the audit log.
+    /// Opens the backup directory (creating it 0700) and the audit log, and
+    /// sets up the configured bucket destinations (no request is made yet).
     ///
     /// # Errors
-    /// Internal when the directories or the audit log cannot be opened.
+    /// Internal when the directories or the audit log cannot be opened;
+    /// InvalidArgument for a malformed `[gcs]` or `[s3]` table.
     pub fn new(config: &Config, auth: Authenticator) -> Result<Self> {
         let catalog = Catalog::open(&config.backup_dir)?;
         let local = Arc::new(LocalStore::open(&config.backup_dir)?);
+        let stores = Stores::new(config, local)?;
         let spool_dir = config.spool_dir();
         crate::store::local::ensure_private_dir(&spool_dir)?;
         let audit = Audit::open(Some(&config.audit_log()))?;
@@ -69,7 +84,7 @@ impl BackupService {
                 auth,
                 tenants: config.tenants(),
                 catalog,
-                local,
+                stores,
                 spool_dir,
                 audit,
                 limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
@@ -158,17 +173,6 @@ impl BackupService {
             Ok(r) if who.may_act_on(&r.username) => Ok(r),
             Err(e) if e.code == crate::Code::NotFound || who.admin => Err(e),
             _ => Err(Error::not_found(format!("backup {id} not found"))),
-        }
-    }
-
-    /// The store a destination writes to.
-    fn store_for(&self, destination: Destination) -> Result<Arc<dyn Store>> {
-        match destination {
-            Destination::Local => Ok(self.inner.local.clone()),
-            other => Err(Error::precondition(format!(
-                "the {} destination is not configured on this daemon",
-                other.name()
-            ))),
         }
     }
 }

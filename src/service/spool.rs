@@ -54,7 +54,10 @@ impl BackupService {
     }
 
     /// The store a record's dump lives in.
-    fn store_of(&self, record: &Record) -> Result<std::sync::Arc<dyn crate::store::Store>> {
-        self.store_for(record.destination)
+    pub(super) fn store_of(
+        &self,
+        record: &Record,
+    ) -> Result<std::sync::Arc<dyn crate::store::Store>> {
+        self.inner.stores.for_record(record)
     }
 }

@@ -1,16 +1,29 @@
 //! Store: where dump bytes land. One trait for every destination, so the
 //! pipeline never knows whether it writes a host directory or a bucket.
-//! Writes are staged: nothing is visible under a key until `commit`.
+//! Writes are staged: nothing is visible under a key until `commit`, and a
+//! committed key is never overwritten. Bucket stores are scoped to a prefix.
 
+mod gcs;
 pub(crate) mod local;
+mod s3;
+mod uri;
 
+pub use gcs::GcsClient;
 pub use local::LocalStore;
+pub use s3::S3Client;
+pub use uri::{BucketUri, scheme};
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use tokio::io::AsyncRead;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::Result;
+use crate::{Error, Result};
+
+/// The size of one upload part of the bucket stores: a multiple of 256 KiB
+/// (GCS) and above 5 MiB (S3). Memory per upload stays a few parts.
+pub const PART: usize = 8 * 1024 * 1024;
 
 /// A reader of a stored object.
 pub type ObjectReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -31,7 +44,46 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<()>;
 
     /// Keys under the store's scope that start with `prefix`, sorted.
+    /// Bucket stores list recursively (`sub/x.dump` under a prefix).
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Writes a small object in one go (staged, never overwriting).
+    async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
+        let mut w = self.writer(key).await?;
+        if let Err(e) = w.write(bytes).await {
+            w.abort().await;
+            return Err(e);
+        }
+        w.commit().await
+    }
+
+    /// Reads a small object whole; InvalidArgument past `limit` bytes.
+    async fn get_small(&self, key: &str, limit: u64) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.reader(key)
+            .await?
+            .take(limit + 1)
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| Error::unavailable(format!("reading {}: {e}", self.location(key))))?;
+        if out.len() as u64 > limit {
+            return Err(Error::invalid(format!(
+                "{} is larger than {limit} bytes",
+                self.location(key)
+            )));
+        }
+        Ok(out)
+    }
+}
+
+/// Opens stores inside the buckets of one service (GCS, S3): one client,
+/// many bucket/prefix scopes.
+pub trait Buckets: Send + Sync + std::fmt::Debug {
+    /// A store scoped to `uri`'s bucket and prefix. Cheap; no request made.
+    ///
+    /// # Errors
+    /// InvalidArgument when the client cannot address the bucket.
+    fn open(&self, uri: &BucketUri) -> Result<Arc<dyn Store>>;
 }
 
 /// A staged object: invisible until committed, gone when aborted.

@@ -1,0 +1,131 @@
+//! Index rebuild: after the daemon host is lost, a fresh daemon pointed at
+//! the same buckets reads the sidecars written beside the dumps and indexes
+//! them locally. Idempotent: a backup already indexed is left as it is (its
+//! local record may carry a newer verification).
+
+use std::collections::BTreeSet;
+
+use super::BackupService;
+use crate::auth::{Credentials, Scope};
+use crate::catalog::{self, Destination, META, Record, validate_name};
+use crate::store::Store;
+use crate::{Code, Error, Result};
+
+/// Sidecars larger than this are not sidecars.
+const SIDECAR_LIMIT: u64 = 1024 * 1024;
+
+/// What a rebuild found.
+#[derive(Debug, Default)]
+pub struct RebuildOutcome {
+    /// Records that were missing from the local index and were added.
+    pub added: Vec<Record>,
+    /// Sidecars whose backup was already indexed.
+    pub unchanged: usize,
+    /// Sidecars skipped, each with the reason.
+    pub warnings: Vec<String>,
+    /// The bucket URIs scanned.
+    pub scanned: Vec<String>,
+}
+
+impl RebuildOutcome {
+    pub fn message(&self) -> String {
+        format!(
+            "scanned {}: {} backups added to the index, {} already indexed, {} skipped",
+            self.scanned.join(", "),
+            self.added.len(),
+            self.unchanged,
+            self.warnings.len()
+        )
+    }
+}
+
+impl BackupService {
+    /// Rebuilds the local index from the sidecars in `bucket` (a bucket URI;
+    /// `None` = every configured default bucket). Admins only.
+    ///
+    /// # Errors
+    /// PermissionDenied for non-admins or a bucket outside the allow-list;
+    /// FailedPrecondition when no bucket destination is configured;
+    /// Unavailable when the bucket cannot be listed.
+    pub async fn rebuild_index(
+        &self,
+        creds: &Credentials,
+        bucket: Option<String>,
+    ) -> Result<RebuildOutcome> {
+        let svc = self.clone();
+        self.run("index_rebuild", creds, move |who, facts| async move {
+            who.require(Scope::Write)?;
+            if !who.admin {
+                return Err(Error::denied(format!(
+                    "{} may not rebuild the index: it is an admin operation",
+                    who.subject
+                )));
+            }
+            let mut out = RebuildOutcome::default();
+            for (destination, store) in svc.inner.stores.for_rebuild(bucket.as_deref())? {
+                facts.destination(destination.name());
+                out.scanned
+                    .push(store.location("").trim_end_matches('/').to_string());
+                svc.rebuild_from(destination, store.as_ref(), &mut out)
+                    .await?;
+            }
+            facts.size(i64::try_from(out.added.len()).unwrap_or(i64::MAX));
+            tracing::info!(message = %out.message(), "index rebuilt");
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn rebuild_from(
+        &self,
+        destination: Destination,
+        store: &dyn Store,
+        out: &mut RebuildOutcome,
+    ) -> Result<()> {
+        let keys = store.list("").await?;
+        let present: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+        for key in &keys {
+            let Some(stem) = key.strip_suffix(META) else {
+                continue;
+            };
+            let id = stem.rsplit('/').next().unwrap_or(stem);
+            let dump = format!("{stem}.dump");
+            let found = store.location(key);
+            let checked = async {
+                if !present.contains(dump.as_str()) {
+                    return Err(Error::not_found(format!(
+                        "its dump {} is gone",
+                        store.location(&dump)
+                    )));
+                }
+                let record = catalog::decode(&store.get_small(key, SIDECAR_LIMIT).await?, id)?;
+                validate_name("tenant", &record.username)?;
+                validate_name("database", &record.database)?;
+                if record.destination != destination || record.location != store.location(&dump) {
+                    return Err(Error::invalid(format!(
+                        "it names {} {:?}, not the dump beside it",
+                        record.destination.name(),
+                        record.location
+                    )));
+                }
+                Ok(record)
+            };
+            let record = match checked.await {
+                Ok(r) => r,
+                Err(e) => {
+                    out.warnings.push(format!("{found}: {}", e.message));
+                    continue;
+                }
+            };
+            match self.inner.catalog.get(id) {
+                Ok(_) => out.unchanged += 1,
+                Err(e) if e.code == Code::NotFound => {
+                    self.inner.catalog.put(&record)?;
+                    out.added.push(record);
+                }
+                Err(e) => out.warnings.push(format!("{found}: {}", e.message)),
+            }
+        }
+        Ok(())
+    }
+}
