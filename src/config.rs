@@ -245,7 +245,7 @@ mod tests {
             Config::parse("[s3]\nbucket = \"x\"").is_err(),
             "unknown key"
         );
-        let e = Config::parse("[gcs]\nallowed-buckets = [\"a/b\"]").unwrap_err();
+        let e = Config::parse("[gcs]\nallowed-buckets = [\"abc/d\"]").unwrap_err();
         assert!(e.message.contains("not prefixes"), "{}", e.message);
         let e = Config::parse("[gcs]\ndefault-bucket = \"s3://x\"").unwrap_err();
         assert!(e.message.contains("gs://"), "{}", e.message);
