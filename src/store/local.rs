@@ -165,8 +165,18 @@ impl LocalWriter {
             .ctx(format!("syncing {}", self.temp.display()))?;
         drop(file);
         // A hard link publishes the file atomically and refuses to replace one.
-        std::fs::hard_link(&self.temp, &self.target)
-            .ctx(format!("publishing {}", self.target.display()))?;
+        match std::fs::hard_link(&self.temp, &self.target) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(Error::precondition(format!(
+                    "{} already exists; objects are written once and never replaced",
+                    self.target.display()
+                )));
+            }
+            Err(e) => {
+                return Err(Error::from(e).context(format!("publishing {}", self.target.display())));
+            }
+        }
         std::fs::remove_file(&self.temp).ctx(format!("removing {}", self.temp.display()))?;
         sync_dir(self.target.parent().unwrap_or(Path::new(".")))
     }
