@@ -27,7 +27,7 @@ fn missing(what: &str) -> ! {
 
 /// A free port on a loopback address of its own (127.x.y.z), so emulators of
 /// parallel tests never collide.
-fn free_addr() -> SocketAddr {
+pub fn free_addr() -> SocketAddr {
     loop {
         let r: u32 = rand_u32();
         let ip = Ipv4Addr::new(
@@ -102,20 +102,29 @@ fn wait_until(what: &str, child: &mut Child, ready: impl Fn() -> bool) {
 /// fake-gcs-server with its objects in a directory of its own.
 pub struct FakeGcs {
     pub addr: SocketAddr,
+    /// Where upload session URIs point (a relay in front, or the server).
+    external: String,
     root: tempfile::TempDir,
-    child: Option<Child>,
+    child: std::sync::Mutex<Option<Child>>,
 }
 
 impl FakeGcs {
     pub fn start() -> Self {
+        let addr = free_addr();
+        Self::start_at(addr, &format!("http://{addr}"))
+    }
+
+    /// On `addr`, handing out upload session URIs under `external`.
+    pub fn start_at(addr: SocketAddr, external: &str) -> Self {
         let root = tempfile::Builder::new()
             .prefix("fake-gcs-")
             .tempdir()
             .unwrap();
-        let mut g = Self {
-            addr: free_addr(),
+        let g = Self {
+            addr,
+            external: external.to_string(),
             root,
-            child: None,
+            child: std::sync::Mutex::default(),
         };
         g.spawn();
         g
@@ -139,8 +148,8 @@ impl FakeGcs {
         PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
     }
 
-    fn spawn(&mut self) {
-        let url = format!("http://{}", self.addr);
+    fn spawn(&self) {
+        let url = self.external.clone();
         let mut child = Command::new(Self::binary())
             .args([
                 "-scheme",
@@ -170,19 +179,19 @@ impl FakeGcs {
         wait_until("fake-gcs-server", &mut child, || {
             http(addr, "GET", "/storage/v1/b", b"").is_ok_and(|(s, _)| s == 200)
         });
-        self.child = Some(child);
+        *self.child.lock().unwrap() = Some(child);
     }
 
     /// Kills the server (its objects stay on disk).
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
+    pub fn stop(&self) {
+        if let Some(mut c) = self.child.lock().unwrap().take() {
             let _ = c.kill();
             let _ = c.wait();
         }
     }
 
     /// Starts it again on the same address over the same objects.
-    pub fn restart(&mut self) {
+    pub fn restart(&self) {
         self.stop();
         self.spawn();
     }

@@ -1,0 +1,144 @@
+//! The daemon host is lost: a new daemon with an empty backup directory but
+//! the same buckets rebuilds its index from the sidecars beside the dumps,
+//! and restores from them.
+
+use containarium::catalog::Destination;
+use containarium::proto;
+use serde_json::{Value, json};
+
+use crate::support::daemon::{TestDaemon, authed};
+use crate::support::{Tenant, config_for, fingerprint, seed};
+use crate::{Bucket, create, restore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
+    let t = Tenant::start();
+    t.create_db("app");
+    seed(&t, "app", "alice");
+    let gcs = Bucket::start(Destination::Gcs, "backups");
+    let s3 = Bucket::start(Destination::S3, "backups");
+
+    // Host A backs up to both buckets (and locally), then is lost.
+    let dir_a = tempfile::tempdir().unwrap();
+    let mut config_a = config_for(dir_a.path(), &[("alice", &t)]);
+    gcs.configure(&mut config_a, "gs://backups/host", &[]);
+    s3.configure(&mut config_a, "s3://backups/host", &[]);
+    let a = TestDaemon::start(&config_a).await;
+    let mut c = a.grpc_client().await;
+    let tok = a.token("alice", &[], None);
+    let mut made = Vec::new();
+    for b in [&gcs, &s3] {
+        let r = c
+            .create_backup(authed(create("alice", "app", b.proto(), ""), &tok))
+            .await
+            .unwrap()
+            .into_inner()
+            .record
+            .unwrap();
+        made.push(r);
+    }
+    c.create_backup(authed(
+        create("alice", "app", proto::BackupDestination::Local, ""),
+        &tok,
+    ))
+    .await
+    .unwrap();
+    a.stop().await;
+    std::fs::remove_dir_all(&config_a.backup_dir).unwrap();
+
+    // Host B: a fresh directory, the same buckets.
+    let dir_b = tempfile::tempdir().unwrap();
+    let mut config_b = config_for(dir_b.path(), &[("alice", &t)]);
+    gcs.configure(&mut config_b, "gs://backups/host", &[]);
+    s3.configure(&mut config_b, "s3://backups/host", &[]);
+    let b = TestDaemon::start(&config_b).await;
+    let mut c = b.grpc_client().await;
+    let admin = b.admin();
+    let empty = c
+        .list_backups(authed(proto::ListBackupsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(empty.records.is_empty());
+
+    // Over REST, every configured default bucket.
+    let http = reqwest::Client::new();
+    let resp = http
+        .post(b.url("/v1/backups:rebuildIndex"))
+        .bearer_auth(&admin)
+        .body(json!({}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["added"].as_array().unwrap().len(), 2, "{v}");
+    assert_eq!(v["unchanged"], "0", "{v}");
+    assert_eq!(v["warnings"], json!([]), "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("2 backups added"),
+        "{v}"
+    );
+
+    // Idempotent: a second run (over gRPC, naming a bucket) changes nothing.
+    let again = c
+        .rebuild_index(authed(
+            proto::RebuildIndexRequest {
+                bucket: "gs://backups".into(),
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.added.is_empty(), "{again:?}");
+    assert_eq!(again.unchanged, 1);
+    let files_before: Vec<_> = std::fs::read_dir(&config_b.backup_dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).ok())
+        .collect();
+    let all = c
+        .rebuild_index(authed(proto::RebuildIndexRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(all.added.is_empty() && all.unchanged == 2, "{all:?}");
+    let files_after: Vec<_> = std::fs::read_dir(&config_b.backup_dir)
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).ok())
+        .collect();
+    assert_eq!(files_before.len(), files_after.len());
+
+    let mut listed = c
+        .list_backups(authed(proto::ListBackupsRequest::default(), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .records;
+    listed.sort_by(|x, y| x.location.cmp(&y.location));
+    made.sort_by(|x, y| x.location.cmp(&y.location));
+    assert_eq!(listed, made, "the same records as host A's");
+
+    for (i, r) in made.iter().enumerate() {
+        let db = format!("restored{i}");
+        c.restore_backup(authed(restore(&r.id, &db), &admin))
+            .await
+            .unwrap();
+        assert_eq!(
+            fingerprint(&t, &db),
+            fingerprint(&t, "app"),
+            "{}",
+            r.location
+        );
+    }
+    let audit = std::fs::read_to_string(config_b.backup_dir.join("audit.jsonl")).unwrap();
+    assert_eq!(
+        audit
+            .lines()
+            .filter(|l| l.contains("\"index_rebuild\"") && l.contains("\"ok\""))
+            .count(),
+        3,
+        "{audit}"
+    );
+    b.stop().await;
+}
