@@ -171,14 +171,17 @@ impl BackupService {
         let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
         drop(stdout);
         let done = child.finish().await;
-        let outcome = match done {
-            Ok(f) if !f.success() => Err(Error::precondition(format!(
+        // A store that failed mid-way is the cause; pg_dump then dies of
+        // SIGPIPE, which would only hide it.
+        let outcome = match (pumped, done) {
+            (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
+            (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
                 "pg_dump of {tenant}/{database} in {} failed: {}",
                 target.describe(),
                 f.explain()
             ))),
-            Ok(_) => pumped.map_err(|e| e.context(format!("backing up {tenant}/{database}"))),
-            Err(e) => Err(e),
+            (Ok(d), Ok(_)) => Ok(d),
+            (Ok(_), Err(e)) => Err(e),
         };
         let digest = match outcome {
             Ok(d) => d,
