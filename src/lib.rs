@@ -15,6 +15,7 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod grpc;
+pub mod metrics;
 pub mod rest;
 pub mod retention;
 pub mod runtime;

@@ -47,6 +47,16 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::DeleteBackupRequest,
     ) -> Result<proto::DeleteBackupResponse>;
+    async fn prune_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::PruneBackupsRequest,
+    ) -> Result<proto::PruneBackupsResponse>;
+    async fn check_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::CheckBackupsRequest,
+    ) -> Result<proto::CheckBackupsResponse>;
 }
 
 #[async_trait]
@@ -127,5 +137,23 @@ impl Api for BackupService {
         Ok(proto::DeleteBackupResponse {
             message: self.delete(creds, req.id).await?,
         })
+    }
+
+    async fn prune_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::PruneBackupsRequest,
+    ) -> Result<proto::PruneBackupsResponse> {
+        let req = prune_from_proto(&req)?;
+        Ok(prune_to_proto(&self.prune(creds, req).await?))
+    }
+
+    async fn check_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::CheckBackupsRequest,
+    ) -> Result<proto::CheckBackupsResponse> {
+        let req = check_from_proto(&req)?;
+        Ok(check_to_proto(&self.check(creds, req).await?))
     }
 }

@@ -59,4 +59,6 @@ rpcs! {
     restore_backup: proto::RestoreBackupRequest => proto::RestoreBackupResponse;
     verify_backup: proto::VerifyBackupRequest => proto::VerifyBackupResponse;
     delete_backup: proto::DeleteBackupRequest => proto::DeleteBackupResponse;
+    prune_backups: proto::PruneBackupsRequest => proto::PruneBackupsResponse;
+    check_backups: proto::CheckBackupsRequest => proto::CheckBackupsResponse;
 }

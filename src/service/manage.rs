@@ -54,15 +54,21 @@ impl BackupService {
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
-            let store = svc.store_for(record.destination)?;
-            let note = match store.delete(&format!("{id}.dump")).await {
-                Ok(()) => String::new(),
-                Err(e) if e.code == Code::NotFound => " (its dump was already gone)".to_string(),
-                Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
-            };
-            svc.inner.catalog.remove(&id)?;
-            Ok(format!("backup {id} deleted{note}"))
+            svc.remove(&record).await
         })
         .await
+    }
+
+    /// Removes a record's dump, then the record. Call with the id locked.
+    pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
+        let id = &record.id;
+        let store = self.store_for(record.destination)?;
+        let note = match store.delete(&format!("{id}.dump")).await {
+            Ok(()) => String::new(),
+            Err(e) if e.code == Code::NotFound => " (its dump was already gone)".to_string(),
+            Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
+        };
+        self.inner.catalog.remove(id)?;
+        Ok(format!("backup {id} deleted{note}"))
     }
 }

@@ -25,6 +25,7 @@ fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
         }),
         destination: proto::BackupDestination::Local.into(),
         gcs_bucket: String::new(),
+        all_tenants: false,
     }
 }
 
