@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 mod error;
+pub mod mcp;
 pub mod runtime;
 pub mod service;
 pub mod store;
