@@ -5,7 +5,7 @@
 //! None of these types derives `Debug`: several carry a database password.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::proto;
 
@@ -29,6 +29,16 @@ impl From<Dest> for proto::BackupDestination {
     }
 }
 
+/// A password argument. A value of the wrong type is refused without being
+/// quoted: serde's own message would echo a numeric password to the caller.
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(serde::de::Error::custom("db_password must be a string")),
+    }
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateArgs {
@@ -44,6 +54,7 @@ pub struct CreateArgs {
     /// Database user (default `postgres`).
     pub db_user: Option<String>,
     /// Database password; never logged or echoed.
+    #[serde(default, deserialize_with = "secret")]
     pub db_password: Option<String>,
     /// Host as seen from inside the tenant's container (default `127.0.0.1`).
     pub db_host: Option<String>,
@@ -122,6 +133,7 @@ pub struct RestoreArgs {
     /// Database user (default `postgres`).
     pub db_user: Option<String>,
     /// Database password; never logged or echoed.
+    #[serde(default, deserialize_with = "secret")]
     pub db_password: Option<String>,
 }
 
@@ -153,6 +165,7 @@ pub struct VerifyArgs {
     /// Database user on the target (default `postgres`).
     pub db_user: Option<String>,
     /// Database password on the target; never logged or echoed.
+    #[serde(default, deserialize_with = "secret")]
     pub db_password: Option<String>,
 }
 
@@ -198,5 +211,9 @@ mod tests {
         assert!(serde_json::from_value::<IdArgs>(unknown).is_err());
         let bad_dest = serde_json::json!({"username": "a", "dest": "ftp"});
         assert!(serde_json::from_value::<CreateArgs>(bad_dest).is_err());
+
+        let numeric = serde_json::json!({"id": "x", "target_username": "b", "db_password": 918273});
+        let e = serde_json::from_value::<VerifyArgs>(numeric).err().unwrap();
+        assert!(!e.to_string().contains("918273"), "{e}");
     }
 }
