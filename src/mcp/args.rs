@@ -212,7 +212,8 @@ mod tests {
         let bad_dest = serde_json::json!({"username": "a", "dest": "ftp"});
         assert!(serde_json::from_value::<CreateArgs>(bad_dest).is_err());
 
-        let numeric = serde_json::json!({"id": "x", "target_username": "b", "db_password": 918273});
+        let numeric =
+            serde_json::json!({"id": "x", "target_username": "b", "db_password": 918_273});
         let e = serde_json::from_value::<VerifyArgs>(numeric).err().unwrap();
         assert!(!e.to_string().contains("918273"), "{e}");
     }
