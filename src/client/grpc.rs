@@ -23,6 +23,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct GrpcClient {
     stub: BackupServiceClient<Channel>,
+    /// For messages: which daemon could not be reached.
+    server: String,
 }
 
 impl GrpcClient {
@@ -45,6 +47,7 @@ impl GrpcClient {
         }
         Ok(Self {
             stub: BackupServiceClient::new(endpoint.connect_lazy()),
+            server: server.to_string(),
         })
     }
 
@@ -64,9 +67,20 @@ fn authorized<T>(creds: &Credentials, req: T) -> Result<tonic::Request<T>> {
     Ok(request)
 }
 
-fn answer<T>(r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
-    r.map(tonic::Response::into_inner)
-        .map_err(|s| error_from_status(&s))
+impl GrpcClient {
+    /// The response, or the status as an [`Error`]. A status with a `source`
+    /// was made locally by the transport (the daemon never answered), so it
+    /// names the server.
+    fn answer<T>(&self, r: std::result::Result<tonic::Response<T>, tonic::Status>) -> Result<T> {
+        r.map(tonic::Response::into_inner).map_err(|s| {
+            let e = error_from_status(&s);
+            if std::error::Error::source(&s).is_some() {
+                e.context(format_args!("cannot reach {}", self.server))
+            } else {
+                e
+            }
+        })
+    }
 }
 
 #[async_trait]
@@ -76,7 +90,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::CreateBackupRequest,
     ) -> Result<proto::CreateBackupResponse> {
-        answer(self.stub().create_backup(authorized(creds, req)?).await)
+        self.answer(self.stub().create_backup(authorized(creds, req)?).await)
     }
 
     async fn list_backups(
@@ -84,7 +98,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::ListBackupsRequest,
     ) -> Result<proto::ListBackupsResponse> {
-        answer(self.stub().list_backups(authorized(creds, req)?).await)
+        self.answer(self.stub().list_backups(authorized(creds, req)?).await)
     }
 
     async fn get_backup(
@@ -92,7 +106,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::GetBackupRequest,
     ) -> Result<proto::GetBackupResponse> {
-        answer(self.stub().get_backup(authorized(creds, req)?).await)
+        self.answer(self.stub().get_backup(authorized(creds, req)?).await)
     }
 
     async fn restore_backup(
@@ -100,7 +114,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::RestoreBackupRequest,
     ) -> Result<proto::RestoreBackupResponse> {
-        answer(self.stub().restore_backup(authorized(creds, req)?).await)
+        self.answer(self.stub().restore_backup(authorized(creds, req)?).await)
     }
 
     async fn verify_backup(
@@ -108,7 +122,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::VerifyBackupRequest,
     ) -> Result<proto::VerifyBackupResponse> {
-        answer(self.stub().verify_backup(authorized(creds, req)?).await)
+        self.answer(self.stub().verify_backup(authorized(creds, req)?).await)
     }
 
     async fn delete_backup(
@@ -116,7 +130,7 @@ impl Api for GrpcClient {
         creds: &Credentials,
         req: proto::DeleteBackupRequest,
     ) -> Result<proto::DeleteBackupResponse> {
-        answer(self.stub().delete_backup(authorized(creds, req)?).await)
+        self.answer(self.stub().delete_backup(authorized(creds, req)?).await)
     }
 }
 
@@ -145,6 +159,10 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(e.code, crate::Code::Unavailable);
-        assert!(e.message.to_lowercase().contains("connect"), "{e}");
+        assert!(
+            e.message.starts_with("cannot reach http://127.0.0.1:1: "),
+            "{e}"
+        );
+        assert!(e.message.contains("Connection refused"), "{e}");
     }
 }
