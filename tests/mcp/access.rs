@@ -68,11 +68,25 @@ async fn scopes_and_tenancy_hold_for_mcp_callers() {
         );
     }
     let listed = ok(&r[4])["records"].as_array().unwrap().clone();
-    assert!(listed.iter().all(|r| r["username"] == "bob"), "{listed:?}");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        listed[0]["username"], "bob",
+        "a non-admin's list is their own"
+    );
 
-    // Nothing was deleted, and an admin sees every tenant.
-    let r = d.call(Some(&root), "list_backups", json!({})).await;
-    let mut owners: Vec<&str> = ok(&r)["records"]
+    // Nothing was deleted, and an admin sees every tenant. Arguments outside
+    // the contract are refused before any tool runs.
+    let r = d
+        .calls(
+            Some(&root),
+            json!([
+                {"tool": "list_backups", "args": {}},
+                {"tool": "delete_backup", "args": {"id": id, "force": true}},
+                {"tool": "list_backups", "args": {}},
+            ]),
+        )
+        .await;
+    let mut owners: Vec<&str> = ok(&r[0])["records"]
         .as_array()
         .unwrap()
         .iter()
@@ -80,16 +94,6 @@ async fn scopes_and_tenancy_hold_for_mcp_callers() {
         .collect();
     owners.sort_unstable();
     assert_eq!(owners, ["alice", "bob"]);
-
-    // Arguments outside the contract are refused before any tool runs.
-    let r = d
-        .call(
-            Some(&alice),
-            "delete_backup",
-            json!({"id": id, "force": true}),
-        )
-        .await;
-    assert!(err(&r).contains("unknown field `force`"), "{r}");
-    let r = d.call(Some(&root), "list_backups", json!({})).await;
-    assert_eq!(ok(&r)["records"].as_array().unwrap().len(), 2);
+    assert!(err(&r[1]).contains("unknown field `force`"), "{}", r[1]);
+    assert_eq!(ok(&r[2])["records"], ok(&r[0])["records"]);
 }

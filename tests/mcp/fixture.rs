@@ -116,36 +116,43 @@ impl Daemon {
 
     /// The client's whole output, negotiating with `mode` (`auto`, `legacy`).
     pub async fn session(&self, token: Option<&str>, mode: &str, calls: Value) -> Value {
-        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        let python = root.join(".venv/bin/python");
-        assert!(
-            python.exists(),
-            "{} is missing: run ./scripts/setup.sh to create the venv with the MCP SDK",
-            python.display()
-        );
-        let mut child = tokio::process::Command::new(&python)
-            .arg(root.join("tests/mcp/client.py"))
-            .arg(&self.url)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
         let job = json!({ "token": token, "mode": mode, "calls": calls });
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(job.to_string().as_bytes()).await.unwrap();
-        drop(stdin);
-        let out = child.wait_with_output().await.unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "the MCP client failed: {stderr}");
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "the MCP client printed no JSON ({e}): {}\n{stderr}",
-                String::from_utf8_lossy(&out.stdout)
-            )
-        })
+        run_client(std::slice::from_ref(&self.url), &job).await.0
     }
+}
+
+/// Runs `tests/mcp/client.py TARGET…` (a URL, or `--` and a command to
+/// launch over stdio) on `job`; its JSON output and its stderr.
+pub async fn run_client(target: &[String], job: &Value) -> (Value, String) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run ./scripts/setup.sh to create the venv with the MCP SDK",
+        python.display()
+    );
+    let mut child = tokio::process::Command::new(&python)
+        .arg(root.join("tests/mcp/client.py"))
+        .args(target)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(job.to_string().as_bytes()).await.unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the MCP client failed: {stderr}");
+    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "the MCP client printed no JSON ({e}): {}\n{stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    (json, stderr)
 }
 
 /// The result's first text block.

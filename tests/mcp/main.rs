@@ -8,6 +8,7 @@ mod support;
 mod access;
 mod fixture;
 mod round_trip;
+mod stdio;
 
 use std::collections::BTreeSet;
 

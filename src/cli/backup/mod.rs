@@ -8,7 +8,7 @@ mod delete;
 mod format;
 mod get;
 mod list;
-mod remote;
+pub(crate) mod remote;
 mod restore;
 mod spinner;
 mod verify;
