@@ -212,6 +212,26 @@ mod tests {
         let bad_dest = serde_json::json!({"username": "a", "dest": "ftp"});
         assert!(serde_json::from_value::<CreateArgs>(bad_dest).is_err());
 
+        let v: VerifyArgs = serde_json::from_value(serde_json::json!({
+            "id": "alice-app-20260605T130405Z", "target_username": "bob", "db_user": "v"
+        }))
+        .unwrap();
+        let v = proto::VerifyBackupRequest::from(v);
+        assert_eq!(
+            (
+                v.target_username.as_str(),
+                v.connection.unwrap().user.as_str()
+            ),
+            ("bob", "v")
+        );
+        let r: RestoreArgs = serde_json::from_value(serde_json::json!({
+            "id": "x", "database": "copy", "clean": true, "jobs": 3, "no_owner": true
+        }))
+        .unwrap();
+        let r = proto::RestoreBackupRequest::from(r);
+        assert!(r.clean && r.no_owner && r.jobs == 3);
+        assert_eq!(r.connection.unwrap().database, "copy");
+
         let numeric =
             serde_json::json!({"id": "x", "target_username": "b", "db_password": 918_273});
         let e = serde_json::from_value::<VerifyArgs>(numeric).err().unwrap();
