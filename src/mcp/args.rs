@@ -186,55 +186,62 @@ impl From<VerifyArgs> for proto::VerifyBackupRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
-    fn arguments_map_onto_the_proto_fields() {
-        let a: CreateArgs = serde_json::from_value(serde_json::json!({
+    fn create_arguments_map_onto_the_proto_fields() {
+        let args: CreateArgs = serde_json::from_value(json!({
             "username": "alice", "dest": "gcs", "gcs_bucket": "gs://b/p",
             "db_user": "u", "db_password": "pw", "db_host": "h", "db_port": 6543
         }))
         .unwrap();
-        let r = proto::CreateBackupRequest::from(a);
-        assert_eq!(r.destination, proto::BackupDestination::Gcs as i32);
-        let c = r.connection.unwrap();
+        let req = proto::CreateBackupRequest::from(args);
+        assert_eq!(req.destination, proto::BackupDestination::Gcs as i32);
+        assert_eq!(req.gcs_bucket, "gs://b/p");
+        let c = req.connection.unwrap();
         assert_eq!(
             (c.database.as_str(), c.user.as_str(), c.password.as_str()),
             ("", "u", "pw")
         );
         assert_eq!((c.host.as_str(), c.port), ("h", 6543));
 
-        let a: CreateArgs = serde_json::from_value(serde_json::json!({"username": "a"})).unwrap();
-        let r = proto::CreateBackupRequest::from(a);
-        assert_eq!(r.destination, proto::BackupDestination::Local as i32);
+        let args: CreateArgs = serde_json::from_value(json!({"username": "a"})).unwrap();
+        let req = proto::CreateBackupRequest::from(args);
+        assert_eq!(req.destination, proto::BackupDestination::Local as i32);
 
-        let unknown = serde_json::json!({"id": "x", "password": "pw"});
-        assert!(serde_json::from_value::<IdArgs>(unknown).is_err());
-        let bad_dest = serde_json::json!({"username": "a", "dest": "ftp"});
+        let bad_dest = json!({"username": "a", "dest": "ftp"});
         assert!(serde_json::from_value::<CreateArgs>(bad_dest).is_err());
+        let unknown = json!({"id": "x", "password": "pw"});
+        assert!(serde_json::from_value::<IdArgs>(unknown).is_err());
+    }
 
-        let v: VerifyArgs = serde_json::from_value(serde_json::json!({
-            "id": "alice-app-20260605T130405Z", "target_username": "bob", "db_user": "v"
-        }))
-        .unwrap();
-        let v = proto::VerifyBackupRequest::from(v);
-        assert_eq!(
-            (
-                v.target_username.as_str(),
-                v.connection.unwrap().user.as_str()
-            ),
-            ("bob", "v")
-        );
-        let r: RestoreArgs = serde_json::from_value(serde_json::json!({
+    #[test]
+    fn restore_and_verify_arguments_map_onto_the_proto_fields() {
+        let args: RestoreArgs = serde_json::from_value(json!({
             "id": "x", "database": "copy", "clean": true, "jobs": 3, "no_owner": true
         }))
         .unwrap();
-        let r = proto::RestoreBackupRequest::from(r);
-        assert!(r.clean && r.no_owner && r.jobs == 3);
-        assert_eq!(r.connection.unwrap().database, "copy");
+        let req = proto::RestoreBackupRequest::from(args);
+        assert!(req.clean && req.no_owner && req.jobs == 3);
+        assert_eq!(req.connection.unwrap().database, "copy");
 
-        let numeric =
-            serde_json::json!({"id": "x", "target_username": "b", "db_password": 918_273});
+        let args: VerifyArgs = serde_json::from_value(json!({
+            "id": "alice-app-20260605T130405Z", "target_username": "bob", "db_user": "v"
+        }))
+        .unwrap();
+        let req = proto::VerifyBackupRequest::from(args);
+        assert_eq!(req.target_username, "bob");
+        assert_eq!(req.connection.unwrap().user, "v");
+    }
+
+    #[test]
+    fn a_mistyped_password_is_not_quoted_back() {
+        let numeric = json!({"id": "x", "target_username": "b", "db_password": 918_273});
         let e = serde_json::from_value::<VerifyArgs>(numeric).err().unwrap();
         assert!(!e.to_string().contains("918273"), "{e}");
+        assert!(
+            e.to_string().contains("db_password must be a string"),
+            "{e}"
+        );
     }
 }
