@@ -95,6 +95,11 @@ impl BackupService {
         &self.inner.tenants
     }
 
+    /// Whether callers must present a token (false only in dev mode).
+    pub fn auth_required(&self) -> bool {
+        !matches!(self.inner.auth, Authenticator::Disabled)
+    }
+
     /// Who `creds` belong to.
     ///
     /// # Errors
