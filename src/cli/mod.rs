@@ -48,7 +48,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Daemon(a) => a.run().await,
             Command::Backup(a) => a.run().await,
-            Command::Token(a) => a.run().await,
+            Command::Token(a) => a.run(),
             Command::Mcp(a) => a.run().await,
             Command::Completions(a) => Ok(a.run()),
         }

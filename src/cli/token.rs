@@ -56,7 +56,7 @@ pub fn parse_duration(s: &str) -> Result<u64, String> {
 }
 
 impl Args {
-    pub async fn run(self) -> anyhow::Result<ExitCode> {
+    pub fn run(self) -> anyhow::Result<ExitCode> {
         let TokenCommand::Mint(m) = self.command;
         let (secret, max_ttl) = m.secret.load()?;
         anyhow::ensure!(

@@ -39,7 +39,7 @@ impl BackupService {
     /// (pg_dump failed; its stderr is in the message), Unavailable.
     pub async fn create(&self, creds: &Credentials, req: CreateRequest) -> Result<CreateOutcome> {
         let svc = self.clone();
-        self.run(Some("create"), creds, move |who, facts| async move {
+        self.run("create", creds, move |who, facts| async move {
             svc.create_inner(&who, req, &facts).await
         })
         .await

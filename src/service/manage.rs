@@ -13,7 +13,7 @@ impl BackupService {
     /// Unauthenticated, PermissionDenied, Internal.
     pub async fn list(&self, creds: &Credentials, tenant: Option<String>) -> Result<Listing> {
         let svc = self.clone();
-        self.run(None, creds, move |who, _| async move {
+        self.run("list", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             let filter = if who.admin {
                 tenant.filter(|t| !t.is_empty())
@@ -33,7 +33,7 @@ impl BackupService {
     /// NotFound (also for another tenant's id), InvalidArgument, PermissionDenied.
     pub async fn get(&self, creds: &Credentials, id: String) -> Result<crate::catalog::Record> {
         let svc = self.clone();
-        self.run(None, creds, move |who, _| async move {
+        self.run("get", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             svc.visible(&who, &id)
         })
@@ -47,7 +47,7 @@ impl BackupService {
     /// NotFound, InvalidArgument, PermissionDenied.
     pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
         let svc = self.clone();
-        self.run(Some("delete"), creds, move |who, facts| async move {
+        self.run("delete", creds, move |who, facts| async move {
             who.require(Scope::Write)?;
             facts.id(&id);
             let record = svc.visible(&who, &id)?;

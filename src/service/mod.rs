@@ -30,6 +30,10 @@ use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
 
+/// Actions that change something: always audited. Reads are audited only
+/// when denied.
+const AUDITED: &[&str] = &["create", "restore", "verify", "delete", "prune"];
+
 /// A cheap-to-clone handle on the service.
 #[derive(Clone)]
 pub struct BackupService {
@@ -83,6 +87,14 @@ impl BackupService {
         &self.inner.tenants
     }
 
+    /// Who `creds` belong to.
+    ///
+    /// # Errors
+    /// Unauthenticated.
+    pub fn authenticate(&self, creds: &Credentials) -> Result<Principal> {
+        self.inner.auth.authenticate(creds)
+    }
+
     /// Stops taking new operations and waits for the running ones.
     pub async fn drain(&self) {
         self.inner.tasks.close();
@@ -90,14 +102,10 @@ impl BackupService {
     }
 
     /// Authenticates, runs `op` in a tracked task (so a caller that goes
-    /// away cannot cancel a half-done write), and audits the outcome when
-    /// `action` is audited. The audit line is flushed before this returns.
-    async fn run<T, F, Fut>(
-        &self,
-        action: Option<&'static str>,
-        creds: &Credentials,
-        op: F,
-    ) -> Result<T>
+    /// away cannot cancel a half-done write), and audits the outcome of every
+    /// change and of every denied request. The audit line is flushed before
+    /// this returns.
+    async fn run<T, F, Fut>(&self, action: &'static str, creds: &Credentials, op: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(Principal, Facts) -> Fut,
@@ -108,7 +116,7 @@ impl BackupService {
             .as_ref()
             .map(|p| p.subject.clone())
             .unwrap_or_default();
-        let facts = Facts::new(action.unwrap_or("read"), &subject);
+        let facts = Facts::new(action, &subject);
         if self.inner.tasks.is_closed() {
             return Err(Error::unavailable("the daemon is shutting down"));
         }
@@ -120,7 +128,7 @@ impl BackupService {
             }
         };
         let svc = self.clone();
-        let audited = action.is_some();
+        let audited = AUDITED.contains(&action);
         let task = self.inner.tasks.spawn(async move {
             let result = match work {
                 Some(w) => w.await,

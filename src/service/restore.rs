@@ -16,7 +16,7 @@ impl BackupService {
     /// failed", or pg_restore's own stderr), Unavailable.
     pub async fn restore(&self, creds: &Credentials, req: RestoreRequest) -> Result<String> {
         let svc = self.clone();
-        self.run(Some("restore"), creds, move |who, facts| async move {
+        self.run("restore", creds, move |who, facts| async move {
             svc.restore_inner(&who, req, &facts).await
         })
         .await

@@ -16,7 +16,7 @@ impl BackupService {
         target_tenant: String,
     ) -> Result<()> {
         let svc = self.clone();
-        self.run(Some("verify"), creds, move |who, facts| async move {
+        self.run("verify", creds, move |who, facts| async move {
             who.require(Scope::Write)?;
             facts.id(&id);
             let record = svc.visible(&who, &id)?;

@@ -2,6 +2,7 @@
 //! content fingerprints to compare databases row for row.
 #![allow(dead_code)]
 
+pub mod daemon;
 pub mod tenant;
 
 use containarium::auth::{Authenticator, Credentials};

@@ -1,0 +1,122 @@
+//! The HTTP surface: grpc-gateway style REST under `/v1/backups`, plus
+//! `/healthz` and `/openapi.json`. Handlers translate and call [`Api`]; the
+//! error mapping lives in [`error`], the JSON rules in [`json`].
+
+mod error;
+mod json;
+
+pub use error::{ApiError, http_status};
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::api::Api;
+use crate::auth::Credentials;
+use crate::{Error, proto};
+use json::{Body, reply};
+
+/// The OpenAPI 3 document of these routes.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+type Shared = Arc<dyn Api>;
+
+/// The REST routes over `api`, with request bodies capped at `max_body` bytes.
+pub fn router(api: Shared, max_body: usize) -> Router {
+    Router::new()
+        .route("/v1/backups", post(create).get(list))
+        .route("/v1/backups/{id}", get(get_one).delete(delete))
+        .route("/v1/backups/{id}/restore", post(restore))
+        .route("/v1/backups/{id}/verify", post(verify))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/openapi.json",
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    OPENAPI,
+                )
+            }),
+        )
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(api)
+}
+
+fn creds(headers: &HeaderMap) -> Credentials {
+    Credentials::from_header(headers.get("authorization").and_then(|v| v.to_str().ok()))
+}
+
+fn respond<T: serde::Serialize>(r: crate::Result<T>, messages: &[&str]) -> Response {
+    match r {
+        Ok(msg) => reply(&msg, messages),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn create(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Body(req): Body<proto::CreateBackupRequest>,
+) -> Response {
+    respond(api.create_backup(&creds(&h), req).await, &["record"])
+}
+
+async fn list(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(k) = q.keys().find(|k| k.as_str() != "username") {
+        return ApiError::from(Error::invalid(format!("unknown query parameter {k:?}")))
+            .into_response();
+    }
+    let req = proto::ListBackupsRequest {
+        username: q.get("username").cloned().unwrap_or_default(),
+    };
+    respond(api.list_backups(&creds(&h), req).await, &[])
+}
+
+async fn get_one(State(api): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    respond(
+        api.get_backup(&creds(&h), proto::GetBackupRequest { id })
+            .await,
+        &["record"],
+    )
+}
+
+async fn delete(State(api): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {
+    respond(
+        api.delete_backup(&creds(&h), proto::DeleteBackupRequest { id })
+            .await,
+        &[],
+    )
+}
+
+/// The path's id wins over any `id` in the body, as in grpc-gateway.
+async fn restore(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Body(mut req): Body<proto::RestoreBackupRequest>,
+) -> Response {
+    req.id = id;
+    respond(api.restore_backup(&creds(&h), req).await, &[])
+}
+
+async fn verify(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Path(id): Path<String>,
+    Body(mut req): Body<proto::VerifyBackupRequest>,
+) -> Response {
+    req.id = id;
+    respond(
+        api.verify_backup(&creds(&h), req).await,
+        &["verification", "record"],
+    )
+}

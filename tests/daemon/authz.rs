@@ -1,0 +1,369 @@
+//! The authorization matrix: every kind of caller × every RPC × every
+//! transport, each cell asserted — allowed, or the right denial with nothing
+//! written and no way to tell another tenant's id from a missing one.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use containarium::Code;
+use containarium::auth::jwt::Keys;
+use containarium::proto;
+use serde_json::{Value, json};
+
+use crate::support::daemon::{TestDaemon, authed};
+use crate::support::{Tenant, config_for};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Admin,
+    Own,
+    Other,
+    NoScopesClaim,
+    ReadOnly,
+    WrongScope,
+    Expired,
+    Refresh,
+    WrongKey,
+    WrongAudience,
+    AlgNone,
+    NoToken,
+}
+
+const EVERYONE: [Who; 12] = [
+    Who::Admin,
+    Who::Own,
+    Who::Other,
+    Who::NoScopesClaim,
+    Who::ReadOnly,
+    Who::WrongScope,
+    Who::Expired,
+    Who::Refresh,
+    Who::WrongKey,
+    Who::WrongAudience,
+    Who::AlgNone,
+    Who::NoToken,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rpc {
+    Create,
+    List,
+    Get,
+    Restore,
+    Verify,
+    Delete,
+}
+
+const RPCS: [Rpc; 6] = [
+    Rpc::Create,
+    Rpc::List,
+    Rpc::Get,
+    Rpc::Restore,
+    Rpc::Verify,
+    Rpc::Delete,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    Grpc,
+    Rest,
+}
+
+/// What a cell must answer. `Ok` for verify means "reached the restore
+/// test", which answers Unimplemented until that lands.
+fn expected(who: Who, rpc: Rpc) -> Option<Code> {
+    use Who::{
+        Admin, AlgNone, Expired, NoScopesClaim, NoToken, Other, Own, ReadOnly, Refresh,
+        WrongAudience, WrongKey, WrongScope,
+    };
+    match (who, rpc) {
+        (Expired | Refresh | WrongKey | WrongAudience | AlgNone | NoToken, _) => {
+            Some(Code::Unauthenticated)
+        }
+        (WrongScope, _) | (ReadOnly, Rpc::Create | Rpc::Restore | Rpc::Verify | Rpc::Delete) => {
+            Some(Code::PermissionDenied)
+        }
+        (Other, Rpc::Create) => Some(Code::PermissionDenied),
+        (Other, Rpc::Get | Rpc::Restore | Rpc::Verify | Rpc::Delete) => Some(Code::NotFound),
+        (_, Rpc::Verify) => Some(Code::Unimplemented),
+        (Admin | Own | NoScopesClaim | ReadOnly | Other, _) => None,
+    }
+}
+
+fn token(d: &TestDaemon, who: Who) -> String {
+    let rw: &[&str] = &["backups:read", "backups:write"];
+    let mut c = d.claims("alice", &[], Some(rw));
+    match who {
+        Who::Admin => return d.token("root", &["admin"], Some(&["*"])),
+        Who::Own => {}
+        Who::Other => return d.token("bob", &[], Some(rw)),
+        Who::NoScopesClaim => return d.token("alice", &[], None),
+        Who::ReadOnly => return d.token("alice", &[], Some(&["backups:read"])),
+        Who::WrongScope => return d.token("alice", &[], Some(&["metrics:read"])),
+        Who::Expired => {
+            c.exp -= 7200;
+            c.nbf -= 7200;
+            c.iat -= 7200;
+        }
+        Who::Refresh => c.tt = "refresh".into(),
+        Who::WrongKey => {
+            let other = Keys::new(b"a-completely-different-secret-of-40-bytes").unwrap();
+            return other.mint(&c).unwrap();
+        }
+        Who::WrongAudience => c.aud = "someone-else".into(),
+        Who::AlgNone => {
+            let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+            let p = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&c).unwrap());
+            return format!("{h}.{p}.");
+        }
+        Who::NoToken => return String::new(),
+    }
+    d.keys.mint(&c).unwrap()
+}
+
+/// The outcome of one call: Ok(usernames listed) or the error code and message.
+type Outcome = Result<Vec<String>, (Code, String)>;
+
+async fn call(d: &TestDaemon, t: Transport, tok: &str, rpc: Rpc, id: &str, db: &str) -> Outcome {
+    match t {
+        Transport::Grpc => grpc(d, tok, rpc, id, db).await,
+        Transport::Rest => rest(d, tok, rpc, id, db).await,
+    }
+}
+
+fn conn(db: &str) -> Option<proto::PgConnection> {
+    Some(proto::PgConnection {
+        database: db.into(),
+        ..Default::default()
+    })
+}
+
+async fn grpc(d: &TestDaemon, tok: &str, rpc: Rpc, id: &str, db: &str) -> Outcome {
+    let mut c = d.grpc_client().await;
+    let id = id.to_string();
+    let r: Result<Vec<String>, tonic::Status> = match rpc {
+        Rpc::Create => c
+            .create_backup(authed(crate::local("alice", "app"), tok))
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .records
+                    .into_iter()
+                    .map(|r| r.username)
+                    .collect()
+            }),
+        Rpc::List => c
+            .list_backups(authed(proto::ListBackupsRequest::default(), tok))
+            .await
+            .map(|r| {
+                r.into_inner()
+                    .records
+                    .into_iter()
+                    .map(|r| r.username)
+                    .collect()
+            }),
+        Rpc::Get => c
+            .get_backup(authed(proto::GetBackupRequest { id }, tok))
+            .await
+            .map(|_| vec![]),
+        Rpc::Restore => c
+            .restore_backup(authed(
+                proto::RestoreBackupRequest {
+                    id,
+                    connection: conn(db),
+                    ..Default::default()
+                },
+                tok,
+            ))
+            .await
+            .map(|_| vec![]),
+        Rpc::Verify => c
+            .verify_backup(authed(
+                proto::VerifyBackupRequest {
+                    id,
+                    target_username: "bob".into(),
+                    connection: None,
+                },
+                tok,
+            ))
+            .await
+            .map(|_| vec![]),
+        Rpc::Delete => c
+            .delete_backup(authed(proto::DeleteBackupRequest { id }, tok))
+            .await
+            .map(|_| vec![]),
+    };
+    r.map_err(|s| {
+        (
+            containarium::grpc::code_from_grpc(s.code()),
+            s.message().to_string(),
+        )
+    })
+}
+
+async fn rest(d: &TestDaemon, tok: &str, rpc: Rpc, id: &str, db: &str) -> Outcome {
+    use reqwest::Method;
+    let (method, path, body) = match rpc {
+        Rpc::Create => (
+            Method::POST,
+            "/v1/backups".to_string(),
+            Some(
+                json!({"username": "alice", "connection": {"database": "app"}, "destination": "BACKUP_DESTINATION_LOCAL"}),
+            ),
+        ),
+        Rpc::List => (Method::GET, "/v1/backups".into(), None),
+        Rpc::Get => (Method::GET, format!("/v1/backups/{id}"), None),
+        Rpc::Restore => (
+            Method::POST,
+            format!("/v1/backups/{id}/restore"),
+            Some(json!({"connection": {"database": db}})),
+        ),
+        Rpc::Verify => (
+            Method::POST,
+            format!("/v1/backups/{id}/verify"),
+            Some(json!({"targetUsername": "bob"})),
+        ),
+        Rpc::Delete => (Method::DELETE, format!("/v1/backups/{id}"), None),
+    };
+    let mut req = reqwest::Client::new().request(method, d.url(&path));
+    if !tok.is_empty() {
+        req = req.bearer_auth(tok);
+    }
+    if let Some(b) = body {
+        req = req.body(b.to_string());
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    if status.is_success() {
+        let users = v["records"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| r["username"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        return Ok(users);
+    }
+    let grpc = tonic::Code::from(i32::try_from(v["code"].as_i64().unwrap()).unwrap());
+    let code = containarium::grpc::code_from_grpc(grpc);
+    assert_eq!(
+        status,
+        containarium::rest::http_status(code),
+        "HTTP status matches the code: {v}"
+    );
+    Err((code, v["message"].as_str().unwrap().to_string()))
+}
+
+fn state(dir: &std::path::Path, t: &Tenant) -> (Vec<String>, Vec<String>) {
+    let mut files: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "audit.jsonl" && n != ".spool")
+        .collect();
+    files.sort();
+    (files, t.databases())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_caller_every_rpc_every_transport() {
+    let t = Tenant::start();
+    t.create_db("app");
+    t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("alice", &t), ("bob", &t)]);
+    let backups = config.backup_dir.clone();
+    let d = TestDaemon::start(&config).await;
+    let admin = d.admin();
+    let mut c = d.grpc_client().await;
+    let alice_id = c
+        .create_backup(authed(crate::local("alice", "app"), &admin))
+        .await
+        .unwrap()
+        .into_inner()
+        .records[0]
+        .id
+        .clone();
+    let missing_id = "alice-app-19990101T000000Z";
+
+    let mut cells = 0;
+    for transport in [Transport::Grpc, Transport::Rest] {
+        for who in EVERYONE {
+            let tok = token(&d, who);
+            for rpc in RPCS {
+                let want = expected(who, rpc);
+                // An allowed delete gets a backup of its own to delete.
+                let id = if rpc == Rpc::Delete && want.is_none() {
+                    c.create_backup(authed(crate::local("alice", "app"), &admin))
+                        .await
+                        .unwrap()
+                        .into_inner()
+                        .records[0]
+                        .id
+                        .clone()
+                } else {
+                    alice_id.clone()
+                };
+                let db = format!("r_{who:?}_{transport:?}").to_lowercase();
+                let before = state(&backups, &t);
+                let got = call(&d, transport, &tok, rpc, &id, &db).await;
+                let cell = format!("{transport:?} × {who:?} × {rpc:?}");
+                match want {
+                    None => {
+                        let users =
+                            got.unwrap_or_else(|e| panic!("{cell}: expected success, got {e:?}"));
+                        if rpc == Rpc::List {
+                            let own = if who == Who::Admin {
+                                None
+                            } else {
+                                Some(if who == Who::Other { "bob" } else { "alice" })
+                            };
+                            if let Some(u) = own {
+                                assert!(users.iter().all(|x| x == u), "{cell}: saw {users:?}");
+                            }
+                            if who == Who::Other {
+                                assert!(
+                                    users.is_empty(),
+                                    "{cell}: bob has no backups, saw {users:?}"
+                                );
+                            } else {
+                                assert!(!users.is_empty(), "{cell}");
+                            }
+                        }
+                        if rpc == Rpc::Restore {
+                            assert!(t.databases().contains(&db), "{cell}: restored");
+                        }
+                    }
+                    Some(code) => {
+                        let (got_code, msg) = got.expect_err(&cell);
+                        assert_eq!(got_code, code, "{cell}: {msg}");
+                        if code != Code::Unimplemented {
+                            assert_eq!(state(&backups, &t), before, "{cell}: nothing written");
+                        }
+                        if who == Who::Other && code == Code::NotFound {
+                            let (_, missing) = call(&d, transport, &tok, rpc, missing_id, &db)
+                                .await
+                                .expect_err(&cell);
+                            assert_eq!(
+                                msg.replace(&id, "ID"),
+                                missing.replace(missing_id, "ID"),
+                                "{cell}: no existence oracle"
+                            );
+                        }
+                        assert!(
+                            !msg.contains(&tok) || tok.is_empty(),
+                            "{cell}: token echoed"
+                        );
+                    }
+                }
+                cells += 1;
+            }
+        }
+    }
+    assert_eq!(cells, 144);
+    // The fixture backup survived every denied delete.
+    c.get_backup(authed(proto::GetBackupRequest { id: alice_id }, &admin))
+        .await
+        .unwrap();
+    d.stop().await;
+}
