@@ -17,6 +17,7 @@ pub mod engine;
 mod error;
 pub mod grpc;
 pub mod rest;
+pub mod retention;
 pub mod runtime;
 pub mod server;
 pub mod service;

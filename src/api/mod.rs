@@ -96,8 +96,27 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::VerifyBackupRequest,
     ) -> Result<proto::VerifyBackupResponse> {
-        self.verify(creds, req.id, req.target_username).await?;
-        Err(crate::Error::internal("verify returned no result"))
+        let req = crate::service::VerifyRequest {
+            id: req.id,
+            target_tenant: req.target_username,
+            connection: connection_from_proto(req.connection)?,
+        };
+        let (record, verification) = self.verify(creds, req).await?;
+        let v = verification_to_proto(&verification);
+        Ok(proto::VerifyBackupResponse {
+            message: format!(
+                "backup {} verification {} into {}",
+                record.id,
+                if v.result() == proto::VerificationResult::Passed {
+                    "PASSED"
+                } else {
+                    "FAILED"
+                },
+                v.target_container
+            ),
+            verification: Some(v),
+            record: Some(record_to_proto(&record)),
+        })
     }
 
     async fn delete_backup(

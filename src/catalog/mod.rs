@@ -250,6 +250,7 @@ mod tests {
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count: Some(3),
+            row_counts: None,
         }
     }
 

@@ -153,6 +153,15 @@ impl BackupService {
                 None
             }
         };
+        // Counted just before the dump, outside its snapshot: on a database
+        // written to meanwhile, verify reports the difference it sees.
+        let row_counts = match engine::row_counts(target, conn, database).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
+                None
+            }
+        };
         let key = format!("{id}.dump");
         let mut writer = store.writer(&key).await?;
         let mut child = match engine::dump(target, conn, database).await {
@@ -201,6 +210,7 @@ impl BackupService {
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count,
+            row_counts,
         };
         if let Err(e) = self.inner.catalog.put(&record) {
             // An object without a record is invisible; don't leave it behind.

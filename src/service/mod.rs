@@ -13,6 +13,7 @@ mod verify;
 
 pub use create::CreateOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
+pub use verify::VerifyRequest;
 
 use std::future::Future;
 use std::path::PathBuf;
