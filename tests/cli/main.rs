@@ -128,8 +128,9 @@ async fn round_trip(transport: Transport) {
     let t = Tenant::start();
     t.create_db("app");
     seed(&t, "app", "alice");
+    let bob = Tenant::start();
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &t)])).await;
+    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &bob)])).await;
     let cli = Cli::new(&d, transport, Some(d.token("alice", &[], None)));
 
     // create (json): the proto3 JSON of CreateBackupResponse.
@@ -211,7 +212,7 @@ async fn round_trip(transport: Transport) {
         .await;
     assert_eq!(fingerprint(&t, "copy"), fingerprint(&t, "app"));
 
-    verify(&cli, &id).await;
+    verify(&d, &cli, transport, &id, &bob).await;
 
     // delete; the id is gone afterwards.
     let out = cli.ok(&["delete", &id]).await;
@@ -222,19 +223,37 @@ async fn round_trip(transport: Transport) {
     d.stop().await;
 }
 
-/// Verification: exit 0 and `result: pass` when the daemon verifies; while
-/// the daemon's verify gate refuses ("verify is not available in this
-/// version"), one error line naming verify and a non-zero exit.
-async fn verify(cli: &Cli, id: &str) {
+/// Verification into another tenant: the owner may not (one error line), an
+/// admin may; PASSED exits 0 and shows up in `list` and `get`.
+async fn verify(d: &TestDaemon, cli: &Cli, transport: Transport, id: &str, bob: &Tenant) {
     let out = cli.run(&["verify", id, "--target", "bob"]).await;
-    if out.status.success() {
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(stdout.contains("result:      pass"), "{stdout}");
-        let table = cli.ok(&["list"]).await;
-        assert!(row(&table, id).contains(" pass "), "{table}");
-    } else {
-        failed_with(&out, "verify");
-    }
+    failed_with(&out, "verify only into a tenant they own");
+
+    let admin = Cli::new(d, transport, Some(d.admin()));
+    let out = admin.ok(&["verify", id, "--target", "bob"]).await;
+    assert!(out.lines().any(|l| l == "result:      pass"), "{out}");
+    let target = format!("target:      netns:{}", bob.netns);
+    assert!(out.lines().any(|l| l == target), "{out}");
+    assert!(out.contains("checks:\n"), "{out}");
+
+    let table = cli.ok(&["list"]).await;
+    assert!(row(&table, id).contains(" pass 20"), "{table}");
+    let detail = cli.ok(&["get", id]).await;
+    assert!(
+        detail
+            .lines()
+            .any(|l| l.starts_with("verified:    pass 20")),
+        "{detail}"
+    );
+    assert!(
+        detail.lines().any(|l| l == "  verified by: root"),
+        "{detail}"
+    );
+    let got = cli.json(&["get", id]).await;
+    assert_eq!(
+        got["record"]["lastVerification"]["result"],
+        "VERIFICATION_RESULT_PASSED"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
