@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 pub use grpc::GrpcClient;
 pub use rest::RestClient;
-pub use status::{code_from_grpc, error_from_rest};
+pub use status::error_from_rest;
 
 use crate::api::Api;
 use crate::error::Context as _;

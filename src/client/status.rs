@@ -1,26 +1,10 @@
 //! Remote failures back into the one error taxonomy. The gRPC code is the
 //! shared vocabulary: gRPC carries it in the status, REST in the error body,
-//! so both clients map through [`code_from_grpc`] and cannot disagree.
+//! so both clients map through the daemon's own inverse,
+//! [`crate::grpc::code_from_grpc`], and cannot disagree with it.
 
+use crate::grpc::code_from_grpc;
 use crate::{Code, Error};
-
-/// The taxonomy's code for a gRPC status code (the inverse of the daemon's
-/// mapping; codes the daemon never sends fold into their nearest kin).
-pub fn code_from_grpc(code: tonic::Code) -> Code {
-    use tonic::Code as G;
-    match code {
-        G::NotFound => Code::NotFound,
-        G::InvalidArgument | G::OutOfRange => Code::InvalidArgument,
-        G::PermissionDenied => Code::PermissionDenied,
-        G::Unauthenticated => Code::Unauthenticated,
-        G::FailedPrecondition | G::AlreadyExists | G::Aborted => Code::FailedPrecondition,
-        G::Unavailable | G::DeadlineExceeded | G::ResourceExhausted | G::Cancelled => {
-            Code::Unavailable
-        }
-        G::Unimplemented => Code::Unimplemented,
-        G::Ok | G::Unknown | G::Internal | G::DataLoss => Code::Internal,
-    }
-}
 
 /// A gRPC status as an [`Error`]. Transport failures (no daemon, TLS) have
 /// an empty-ish message and the cause in `source`, so the cause is appended.
@@ -87,14 +71,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn grpc_codes_map_onto_the_taxonomy() {
-        assert_eq!(code_from_grpc(tonic::Code::NotFound), Code::NotFound);
-        assert_eq!(
-            code_from_grpc(tonic::Code::Unauthenticated),
-            Code::Unauthenticated
-        );
-        assert_eq!(code_from_grpc(tonic::Code::Unavailable), Code::Unavailable);
-        assert_eq!(code_from_grpc(tonic::Code::DataLoss), Code::Internal);
+    fn statuses_keep_code_and_message() {
         let e = error_from_status(&tonic::Status::permission_denied("no"));
         assert_eq!((e.code, e.message.as_str()), (Code::PermissionDenied, "no"));
     }
