@@ -125,6 +125,9 @@ impl Metrics {
     }
 }
 
+/// A per-group gauge: name, help, and its value (absent = not exported).
+type Gauge = (&'static str, &'static str, fn(&Group) -> Option<String>);
+
 #[derive(Default)]
 struct Group {
     count: u64,
@@ -147,7 +150,7 @@ fn catalog_gauges(o: &mut String, records: &[Record]) {
             }
         }
     }
-    let gauges: [(&str, &str, fn(&Group) -> Option<String>); 5] = [
+    let gauges: [Gauge; 5] = [
         (
             "containarium_backups_stored",
             "Backups in the catalog.",

@@ -40,7 +40,7 @@ impl BackupService {
         let svc = self.clone();
         self.run("check", creds, move |who, _| async move {
             who.require(Scope::Read)?;
-            let tenant = svc.tenant_scope(&who, req.tenant.clone())?;
+            let tenant = who.tenant_scope(req.tenant.clone())?;
             let listing = svc.inner.catalog.list(tenant.as_deref())?;
             let mut groups: BTreeMap<(String, String), Vec<Record>> = BTreeMap::new();
             for r in listing.records {

@@ -34,11 +34,11 @@ impl PruneOutcome {
         } else {
             "removed"
         };
-        let mut m = format!("kept {}, {verb} {}", self.kept.len(), self.removed.len());
-        if !self.failures.is_empty() {
-            m.push_str(&format!(", {} removals failed", self.failures.len()));
+        let m = format!("kept {}, {verb} {}", self.kept.len(), self.removed.len());
+        match self.failures.len() {
+            0 => m,
+            n => format!("{m}, {n} removals failed"),
         }
-        m
     }
 }
 
@@ -66,7 +66,7 @@ impl BackupService {
                  refusing to delete every backup",
             ));
         }
-        let tenant = self.tenant_scope(who, req.tenant)?;
+        let tenant = who.tenant_scope(req.tenant)?;
         if let Some(db) = &req.database {
             validate_name("database", db)?;
         }
@@ -115,24 +115,6 @@ impl BackupService {
             .join(","));
         facts.size(out.removed.iter().map(|r| r.size_bytes).sum());
         Ok(out)
-    }
-
-    /// The tenant filter a caller may use: admins any (or all), others
-    /// only their own.
-    pub(super) fn tenant_scope(
-        &self,
-        who: &Principal,
-        tenant: Option<String>,
-    ) -> Result<Option<String>> {
-        match tenant.filter(|t| !t.is_empty()) {
-            Some(t) if who.may_act_on(&t) => Ok(Some(t)),
-            Some(t) => Err(Error::denied(format!(
-                "{} may not act on tenant {t}",
-                who.subject
-            ))),
-            None if who.admin => Ok(None),
-            None => Ok(Some(who.subject.clone())),
-        }
     }
 }
 
