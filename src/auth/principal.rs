@@ -61,7 +61,10 @@ impl Principal {
     pub fn tenant_scope(&self, tenant: Option<String>) -> Result<Option<String>> {
         match tenant.filter(|t| !t.is_empty()) {
             Some(t) if self.may_act_on(&t) => Ok(Some(t)),
-            Some(t) => Err(Error::denied(format!("{} may not act on tenant {t}", self.subject))),
+            Some(t) => Err(Error::denied(format!(
+                "{} may not act on tenant {t}",
+                self.subject
+            ))),
             None if self.admin => Ok(None),
             None => Ok(Some(self.subject.clone())),
         }

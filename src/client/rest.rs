@@ -61,7 +61,8 @@ impl RestClient {
     fn verb_url(&self, verb: &str) -> Url {
         let mut url = self.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(["v1", &format!("backups:{verb}")]);
+            path.pop_if_empty()
+                .extend(["v1", &format!("backups:{verb}")]);
         }
         url
     }
@@ -171,7 +172,8 @@ impl Api for RestClient {
         creds: &Credentials,
         req: proto::PruneBackupsRequest,
     ) -> Result<proto::PruneBackupsResponse> {
-        self.call(Method::POST, self.verb_url("prune"), creds, Some(&req)).await
+        self.call(Method::POST, self.verb_url("prune"), creds, Some(&req))
+            .await
     }
 
     async fn check_backups(

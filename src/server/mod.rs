@@ -31,7 +31,11 @@ pub struct Options {
 /// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`, `/metrics`,
 /// and MCP at `/mcp` (where a request without a valid bearer token is
 /// answered 401 before any MCP session exists).
-pub fn http_router(service: &BackupService, max_body: usize, shutdown: CancellationToken) -> axum::Router {
+pub fn http_router(
+    service: &BackupService,
+    max_body: usize,
+    shutdown: CancellationToken,
+) -> axum::Router {
     let api: Arc<dyn Api> = Arc::new(service.clone());
     let mcp = crate::mcp::http_service(
         api.clone(),
@@ -48,12 +52,10 @@ pub fn http_router(service: &BackupService, max_body: usize, shutdown: Cancellat
     );
     let gate = axum::middleware::from_fn_with_state(service.clone(), require_token);
     let mcp = axum::Router::new().nest_service("/mcp", mcp).layer(gate);
-    crate::rest::router(api, max_body)
-        .merge(mcp)
-        .route(
-            "/metrics",
-            axum::routing::get(metrics).with_state(service.clone()),
-        )
+    crate::rest::router(api, max_body).merge(mcp).route(
+        "/metrics",
+        axum::routing::get(metrics).with_state(service.clone()),
+    )
 }
 
 async fn require_token(
@@ -67,7 +69,10 @@ async fn require_token(
     }
 }
 
-async fn metrics(State(service): State<BackupService>, headers: HeaderMap) -> axum::response::Response {
+async fn metrics(
+    State(service): State<BackupService>,
+    headers: HeaderMap,
+) -> axum::response::Response {
     match service.metrics(&credentials(&headers)).await {
         Ok(text) => ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
         Err(e) => ApiError::from(e).into_response(),

@@ -30,10 +30,16 @@ impl From<Dest> for BackupDestination {
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The tenant (container) whose database is backed up.
-    tenant: String,
+    #[arg(required_unless_present = "all_tenants")]
+    tenant: Option<String>,
     /// The database; omitted = every non-template database.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "all_tenants")]
     database: Option<String>,
+    /// Every database of every tenant in the daemon's config (admin token);
+    /// exits non-zero if any tenant or database failed. One cron line
+    /// instead of a hand-kept tenant list.
+    #[arg(long, conflicts_with = "tenant")]
+    all_tenants: bool,
     /// Where the dump is stored.
     #[arg(long, value_enum, default_value_t = Dest::Local)]
     dest: Dest,
@@ -47,11 +53,11 @@ pub struct Args {
 impl Args {
     pub async fn run(self, s: &Session) -> anyhow::Result<ExitCode> {
         let req = proto::CreateBackupRequest {
-            username: self.tenant,
+            username: self.tenant.unwrap_or_default(),
             connection: Some(self.db.connection(self.database)?),
             destination: BackupDestination::from(self.dest).into(),
             gcs_bucket: self.gcs_bucket.unwrap_or_default(),
-            all_tenants: false,
+            all_tenants: self.all_tenants,
         };
         let resp = while_running("backing up", s.api.create_backup(&s.creds, req)).await?;
         s.print(&resp, || human(&resp))?;

@@ -2,12 +2,14 @@
 //! this enum only matches and delegates. Every subcommand speaks
 //! [`crate::api::Api`] through [`crate::client`], over gRPC or (`--http`) REST.
 
+mod check;
 mod create;
 mod db;
 mod delete;
 mod format;
 mod get;
 mod list;
+mod prune;
 pub(crate) mod remote;
 mod restore;
 mod spinner;
@@ -37,6 +39,10 @@ enum Command {
     Verify(verify::Args),
     /// Delete a backup and its stored dump.
     Delete(delete::Args),
+    /// Delete what no keep rule keeps (restic-style retention).
+    Prune(prune::Args),
+    /// Exit non-zero when a backup or verification is too old.
+    Check(check::Args),
 }
 
 impl Args {
@@ -49,6 +55,8 @@ impl Args {
             Command::Restore(a) => a.run(&session).await,
             Command::Verify(a) => a.run(&session).await,
             Command::Delete(a) => a.run(&session).await,
+            Command::Prune(a) => a.run(&session).await,
+            Command::Check(a) => a.run(&session).await,
         }
     }
 }
