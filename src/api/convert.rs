@@ -4,7 +4,11 @@
 use crate::catalog::{Destination, Engine, Listing, Record, Verification, VerifyResult, rfc3339};
 use crate::engine::{Password, RestoreOptions};
 use crate::proto;
-use crate::service::{Connection, CreateOutcome, CreateRequest, RebuildOutcome, RestoreRequest};
+use crate::retention::{CalendarDuration, Policy};
+use crate::service::{
+    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, PruneOutcome, PruneRequest,
+    RebuildOutcome, RestoreRequest,
+};
 use crate::{Error, Result};
 
 /// Highest `jobs` a restore may ask for.
@@ -108,6 +112,7 @@ pub fn create_from_proto(r: proto::CreateBackupRequest) -> Result<CreateRequest>
         connection: connection_from_proto(r.connection)?,
         destination: Some(destination_from_proto(r.destination)?),
         bucket: (!r.gcs_bucket.is_empty()).then_some(r.gcs_bucket),
+        all_tenants: r.all_tenants,
     })
 }
 
@@ -161,6 +166,87 @@ pub fn restore_from_proto(r: proto::RestoreBackupRequest) -> Result<RestoreReque
             no_owner: r.no_owner,
         },
     })
+}
+
+fn count(name: &str, v: i32) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::invalid(format!("{name} must not be negative")))
+}
+
+fn duration(name: &str, v: &str) -> Result<Option<CalendarDuration>> {
+    if v.is_empty() {
+        return Ok(None);
+    }
+    v.parse()
+        .map(Some)
+        .map_err(|e: String| Error::invalid(format!("{name}: {e}")))
+}
+
+/// # Errors
+/// InvalidArgument for negative counts or malformed durations.
+pub fn prune_from_proto(r: &proto::PruneBackupsRequest) -> Result<PruneRequest> {
+    Ok(PruneRequest {
+        tenant: (!r.username.is_empty()).then(|| r.username.clone()),
+        database: (!r.database.is_empty()).then(|| r.database.clone()),
+        policy: Policy {
+            last: count("keep_last", r.keep_last)?,
+            hourly: count("keep_hourly", r.keep_hourly)?,
+            daily: count("keep_daily", r.keep_daily)?,
+            weekly: count("keep_weekly", r.keep_weekly)?,
+            monthly: count("keep_monthly", r.keep_monthly)?,
+            yearly: count("keep_yearly", r.keep_yearly)?,
+            within: duration("keep_within", &r.keep_within)?,
+            within_hourly: duration("keep_within_hourly", &r.keep_within_hourly)?,
+            within_daily: duration("keep_within_daily", &r.keep_within_daily)?,
+            within_weekly: duration("keep_within_weekly", &r.keep_within_weekly)?,
+            within_monthly: duration("keep_within_monthly", &r.keep_within_monthly)?,
+            within_yearly: duration("keep_within_yearly", &r.keep_within_yearly)?,
+        },
+        dry_run: r.dry_run,
+    })
+}
+
+pub fn prune_to_proto(o: &PruneOutcome) -> proto::PruneBackupsResponse {
+    let decision = |r: &Record, reasons: &[String]| proto::PruneDecision {
+        record: Some(record_to_proto(r)),
+        reasons: reasons.to_vec(),
+    };
+    proto::PruneBackupsResponse {
+        message: o.message(),
+        kept: o.kept.iter().map(|(r, why)| decision(r, why)).collect(),
+        removed: o.removed.iter().map(|r| decision(r, &[])).collect(),
+        failures: o.failures.clone(),
+    }
+}
+
+/// # Errors
+/// InvalidArgument for a missing or malformed duration.
+pub fn check_from_proto(r: &proto::CheckBackupsRequest) -> Result<CheckRequest> {
+    Ok(CheckRequest {
+        tenant: (!r.username.is_empty()).then(|| r.username.clone()),
+        max_age: duration("max_age", &r.max_age)?
+            .ok_or_else(|| Error::invalid("max_age is required (e.g. 26h)"))?,
+        verified_within: duration("require_verified_within", &r.require_verified_within)?,
+        now: chrono::Utc::now(),
+    })
+}
+
+pub fn check_to_proto(statuses: &[Freshness]) -> proto::CheckBackupsResponse {
+    let time =
+        |t: &Option<chrono::DateTime<chrono::Utc>>| t.as_ref().map(rfc3339).unwrap_or_default();
+    proto::CheckBackupsResponse {
+        ok: statuses.iter().all(|s| s.problem.is_none()),
+        statuses: statuses
+            .iter()
+            .map(|s| proto::FreshnessStatus {
+                username: s.tenant.clone(),
+                database: s.database.clone(),
+                last_backup_at: time(&s.last_backup),
+                last_verified_at: time(&s.last_verified),
+                ok: s.problem.is_none(),
+                problem: s.problem.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -47,18 +47,22 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::DeleteBackupRequest,
     ) -> Result<proto::DeleteBackupResponse>;
-    /// Admin only. The default answers Unimplemented, so a remote client
-    /// that predates the RPC still compiles.
+    async fn prune_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::PruneBackupsRequest,
+    ) -> Result<proto::PruneBackupsResponse>;
+    async fn check_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::CheckBackupsRequest,
+    ) -> Result<proto::CheckBackupsResponse>;
+    /// Admin only: index the backups whose sidecars sit in a bucket.
     async fn rebuild_index(
         &self,
-        _creds: &Credentials,
-        _req: proto::RebuildIndexRequest,
-    ) -> Result<proto::RebuildIndexResponse> {
-        Err(crate::Error::new(
-            crate::Code::Unimplemented,
-            "RebuildIndex is not available through this client",
-        ))
-    }
+        creds: &Credentials,
+        req: proto::RebuildIndexRequest,
+    ) -> Result<proto::RebuildIndexResponse>;
 }
 
 #[async_trait]
@@ -108,8 +112,27 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::VerifyBackupRequest,
     ) -> Result<proto::VerifyBackupResponse> {
-        self.verify(creds, req.id, req.target_username).await?;
-        Err(crate::Error::internal("verify returned no result"))
+        let req = crate::service::VerifyRequest {
+            id: req.id,
+            target_tenant: req.target_username,
+            connection: connection_from_proto(req.connection)?,
+        };
+        let (record, verification) = self.verify(creds, req).await?;
+        let v = verification_to_proto(&verification);
+        Ok(proto::VerifyBackupResponse {
+            message: format!(
+                "backup {} verification {} into {}",
+                record.id,
+                if v.result() == proto::VerificationResult::Passed {
+                    "PASSED"
+                } else {
+                    "FAILED"
+                },
+                v.target_container
+            ),
+            verification: Some(v),
+            record: Some(record_to_proto(&record)),
+        })
     }
 
     async fn delete_backup(
@@ -120,6 +143,24 @@ impl Api for BackupService {
         Ok(proto::DeleteBackupResponse {
             message: self.delete(creds, req.id).await?,
         })
+    }
+
+    async fn prune_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::PruneBackupsRequest,
+    ) -> Result<proto::PruneBackupsResponse> {
+        let req = prune_from_proto(&req)?;
+        Ok(prune_to_proto(&self.prune(creds, req).await?))
+    }
+
+    async fn check_backups(
+        &self,
+        creds: &Credentials,
+        req: proto::CheckBackupsRequest,
+    ) -> Result<proto::CheckBackupsResponse> {
+        let req = check_from_proto(&req)?;
+        Ok(check_to_proto(&self.check(creds, req).await?))
     }
 
     async fn rebuild_index(

@@ -53,6 +53,23 @@ impl Principal {
         }
     }
 
+    /// The tenant filter this caller may use: an admin any tenant (or all,
+    /// `None`); anyone else only their own, which is also their default.
+    ///
+    /// # Errors
+    /// PermissionDenied for another tenant.
+    pub fn tenant_scope(&self, tenant: Option<String>) -> Result<Option<String>> {
+        match tenant.filter(|t| !t.is_empty()) {
+            Some(t) if self.may_act_on(&t) => Ok(Some(t)),
+            Some(t) => Err(Error::denied(format!(
+                "{} may not act on tenant {t}",
+                self.subject
+            ))),
+            None if self.admin => Ok(None),
+            None => Ok(Some(self.subject.clone())),
+        }
+    }
+
     /// Whether this caller may act on `tenant`'s backups.
     pub fn may_act_on(&self, tenant: &str) -> bool {
         self.admin || self.subject == tenant

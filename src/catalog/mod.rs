@@ -268,6 +268,7 @@ mod tests {
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count: Some(3),
+            row_counts: None,
         }
     }
 

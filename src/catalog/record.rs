@@ -2,6 +2,8 @@
 //! Containarium daemons write (snake_case; `destination` "local"/"gcs";
 //! `engine` "postgres"), so an existing backup directory reads as is.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -93,6 +95,10 @@ pub struct Record {
     /// User + partitioned tables at dump time; `None` = no manifest.
     #[serde(default)]
     pub relation_count: Option<i64>,
+    /// Rows per table (`schema.table`) at dump time; absent in records made
+    /// before this manifest existed, which still verify without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_counts: Option<BTreeMap<String, i64>>,
 }
 
 /// RFC 3339 UTC with a `Z`, as the wire contract writes times.

@@ -207,8 +207,14 @@ impl Args {
 }
 
 fn init_logging(format: LogFormat) {
+    // rmcp logs whole requests (passwords included) at debug: never below info.
     let filter = tracing_subscriber::EnvFilter::try_from_env("CONTAINARIUM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+        .add_directive(
+            crate::mcp::LOG_DIRECTIVE
+                .parse()
+                .expect("a valid directive"),
+        );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -7,6 +7,8 @@ mod sql;
 
 pub use secret::Password;
 
+use std::collections::BTreeMap;
+
 use crate::runtime::{Running, Target};
 use crate::{Error, Result};
 
@@ -154,6 +156,30 @@ pub async fn relation_count(target: &Target, conn: &PgConn, database: &str) -> R
     let out = query(target, conn, database, sql::RELATION_COUNT).await?;
     out.parse()
         .map_err(|_| Error::internal(format!("relation count: unexpected output {out:?}")))
+}
+
+/// Exact row counts per table (`schema.table` → rows): the row manifest.
+///
+/// # Errors
+/// As [`query`], or Internal for output that is not `name<TAB>count`.
+pub async fn row_counts(
+    target: &Target,
+    conn: &PgConn,
+    database: &str,
+) -> Result<BTreeMap<String, i64>> {
+    let out = query(target, conn, database, sql::ROW_COUNTS).await?;
+    out.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (name, n) = l
+                .rsplit_once('\t')
+                .ok_or_else(|| Error::internal(format!("row counts: unexpected line {l:?}")))?;
+            let n = n
+                .parse()
+                .map_err(|_| Error::internal(format!("row counts: unexpected count in {l:?}")))?;
+            Ok((name.to_string(), n))
+        })
+        .collect()
 }
 
 /// Whether `database` exists on the tenant's server.

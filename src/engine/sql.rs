@@ -11,6 +11,17 @@ pub const RELATION_COUNT: &str = "SELECT count(*) FROM pg_class c \
        AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'";
 
+/// Exact row count of every ordinary table (partitions count as their own
+/// tables, so parents are not counted twice), as `schema.table<TAB>count`.
+pub const ROW_COUNTS: &str = "SELECT format('%I.%I', n.nspname, c.relname) || E'\\t' || \
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', \
+         n.nspname, c.relname), false, true, '')))[1]::text \
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind = 'r' \
+       AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+       AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' \
+     ORDER BY 1";
+
 /// A quoted identifier.
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

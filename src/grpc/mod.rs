@@ -59,5 +59,7 @@ rpcs! {
     restore_backup: proto::RestoreBackupRequest => proto::RestoreBackupResponse;
     verify_backup: proto::VerifyBackupRequest => proto::VerifyBackupResponse;
     delete_backup: proto::DeleteBackupRequest => proto::DeleteBackupResponse;
+    prune_backups: proto::PruneBackupsRequest => proto::PruneBackupsResponse;
+    check_backups: proto::CheckBackupsRequest => proto::CheckBackupsResponse;
     rebuild_index: proto::RebuildIndexRequest => proto::RebuildIndexResponse;
 }

@@ -33,6 +33,8 @@ pub fn router(api: Shared, max_body: usize) -> Router {
         .route("/v1/backups/{id}", get(get_one).delete(delete))
         .route("/v1/backups/{id}/restore", post(restore))
         .route("/v1/backups/{id}/verify", post(verify))
+        .route("/v1/backups:prune", post(prune))
+        .route("/v1/backups:check", get(check))
         .route("/v1/backups:rebuildIndex", post(rebuild_index))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
@@ -120,6 +122,35 @@ async fn verify(
         api.verify_backup(&creds(&h), req).await,
         &["verification", "record"],
     )
+}
+
+async fn prune(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Body(req): Body<proto::PruneBackupsRequest>,
+) -> Response {
+    respond(api.prune_backups(&creds(&h), req).await, &[])
+}
+
+/// Query parameters in either spelling, as grpc-gateway accepts them.
+async fn check(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut req = proto::CheckBackupsRequest::default();
+    for (k, v) in q {
+        match k.as_str() {
+            "username" => req.username = v,
+            "maxAge" | "max_age" => req.max_age = v,
+            "requireVerifiedWithin" | "require_verified_within" => req.require_verified_within = v,
+            _ => {
+                return ApiError::from(Error::invalid(format!("unknown query parameter {k:?}")))
+                    .into_response();
+            }
+        }
+    }
+    respond(api.check_backups(&creds(&h), req).await, &[])
 }
 
 async fn rebuild_index(

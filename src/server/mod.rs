@@ -10,8 +10,14 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::response::IntoResponse;
+
 use crate::api::Api;
 use crate::auth::Credentials;
+use crate::rest::ApiError;
 use crate::service::BackupService;
 use crate::{Error, Result};
 
@@ -22,10 +28,59 @@ pub struct Options {
     pub grace: Duration,
 }
 
-/// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`.
-pub fn http_router(service: &BackupService, max_body: usize) -> axum::Router {
+/// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`, `/metrics`,
+/// and MCP at `/mcp` (where a request without a valid bearer token is
+/// answered 401 before any MCP session exists).
+pub fn http_router(
+    service: &BackupService,
+    max_body: usize,
+    shutdown: CancellationToken,
+) -> axum::Router {
     let api: Arc<dyn Api> = Arc::new(service.clone());
-    crate::rest::router(api, max_body)
+    let mcp = crate::mcp::http_service(
+        api.clone(),
+        crate::mcp::HttpOptions {
+            // Tokens defeat DNS rebinding; without them, loopback names only.
+            allowed_hosts: if service.auth_required() {
+                vec![]
+            } else {
+                crate::mcp::HttpOptions::default().allowed_hosts
+            },
+            max_body_bytes: max_body,
+            shutdown,
+        },
+    );
+    let gate = axum::middleware::from_fn_with_state(service.clone(), require_token);
+    let mcp = axum::Router::new().nest_service("/mcp", mcp).layer(gate);
+    crate::rest::router(api, max_body).merge(mcp).route(
+        "/metrics",
+        axum::routing::get(metrics).with_state(service.clone()),
+    )
+}
+
+async fn require_token(
+    State(service): State<BackupService>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match service.authenticate(&credentials(req.headers())) {
+        Ok(_) => next.run(req).await,
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+async fn metrics(
+    State(service): State<BackupService>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    match service.metrics(&credentials(&headers)).await {
+        Ok(text) => ([(CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+fn credentials(headers: &HeaderMap) -> Credentials {
+    Credentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()))
 }
 
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` resolves.
@@ -51,7 +106,7 @@ pub async fn serve(
         );
 
     let http_stop = stop.clone();
-    let router = http_router(&service, options.max_body_bytes);
+    let router = http_router(&service, options.max_body_bytes, stop.clone());
     let http_server = axum::serve(http, router)
         .with_graceful_shutdown(async move { http_stop.cancelled().await });
 
@@ -82,13 +137,4 @@ pub async fn serve(
         tracing::warn!("grace period over while draining operations");
     }
     Ok(())
-}
-
-/// Rejects a request whose bearer token does not authenticate (used in front
-/// of surfaces that cannot carry per-call errors before a session exists).
-///
-/// # Errors
-/// Unauthenticated.
-pub fn authenticate(service: &BackupService, creds: &Credentials) -> Result<()> {
-    service.authenticate(creds).map(drop)
 }

@@ -54,15 +54,30 @@ impl BackupService {
         facts: &Facts,
     ) -> Result<CreateOutcome> {
         who.require(Scope::Write)?;
-        validate_name("tenant", &req.tenant)?;
         let named = req.connection.database()?.map(str::to_string);
-        facts.target("", &req.tenant, named.as_deref().unwrap_or("*"));
-        if !who.may_act_on(&req.tenant) {
-            return Err(Error::denied(format!(
-                "{} may only back up their own tenant",
-                who.subject
-            )));
-        }
+        let tenants: Vec<String> = if req.all_tenants {
+            if !who.admin {
+                return Err(Error::denied(
+                    "backing up every tenant needs an admin token",
+                ));
+            }
+            if !req.tenant.is_empty() || named.is_some() {
+                return Err(Error::invalid(
+                    "all_tenants backs up every database of every tenant: name no tenant or database",
+                ));
+            }
+            self.inner.tenants.names().map(str::to_string).collect()
+        } else {
+            validate_name("tenant", &req.tenant)?;
+            if !who.may_act_on(&req.tenant) {
+                return Err(Error::denied(format!(
+                    "{} may only back up their own tenant",
+                    who.subject
+                )));
+            }
+            vec![req.tenant.clone()]
+        };
+        facts.target("", &tenants.join(","), named.as_deref().unwrap_or("*"));
         let destination = req
             .destination
             .ok_or_else(|| Error::invalid("a destination is required (local, gcs or s3)"))?;
@@ -71,7 +86,6 @@ impl BackupService {
             .inner
             .stores
             .for_create(destination, req.bucket.as_deref())?;
-        let target = self.inner.tenants.resolve(&req.tenant)?;
         let conn = req.connection.pg()?;
 
         let mut out = CreateOutcome {
@@ -79,6 +93,7 @@ impl BackupService {
             ..CreateOutcome::default()
         };
         if let Some(db) = named {
+            let target = self.inner.tenants.resolve(&req.tenant)?;
             let r = self
                 .dump_one(
                     &target,
@@ -93,30 +108,28 @@ impl BackupService {
             out.records.push(r);
             return Ok(out);
         }
-        let databases = engine::list_databases(&target, &conn)
-            .await
-            .map_err(|e| e.context(format!("listing the databases of tenant {}", req.tenant)))?;
-        for db in databases {
-            let result = match validate_name("database", &db) {
-                Ok(()) => {
-                    self.dump_one(
-                        &target,
-                        &req.tenant,
-                        &conn,
-                        &db,
-                        store.as_ref(),
-                        destination,
-                    )
-                    .await
-                }
-                Err(e) => Err(e),
+        for tenant in &tenants {
+            // With several tenants, each failure names its tenant.
+            let prefix = if req.all_tenants {
+                format!("{tenant}/")
+            } else {
+                String::new()
             };
-            match result {
-                Ok(r) => out.records.push(r),
-                Err(e) => {
-                    tracing::warn!(tenant = %req.tenant, database = %db, error = %e, "database backup failed");
-                    out.failures.push(format!("{db}: {}", e.message));
+            if let Err(e) = self
+                .dump_all(
+                    tenant,
+                    &conn,
+                    store.as_ref(),
+                    destination,
+                    &prefix,
+                    &mut out,
+                )
+                .await
+            {
+                if !req.all_tenants {
+                    return Err(e);
                 }
+                out.failures.push(format!("{tenant}: {}", e.message));
             }
         }
         let total: i64 = out.records.iter().map(|r| r.size_bytes).sum();
@@ -129,12 +142,44 @@ impl BackupService {
             .join(","));
         if out.records.is_empty() && !out.failures.is_empty() {
             return Err(Error::precondition(format!(
-                "no database of tenant {} could be backed up: {}",
-                req.tenant,
+                "nothing could be backed up: {}",
                 out.failures.join("; ")
             )));
         }
         Ok(out)
+    }
+
+    /// Every database of one tenant; per-database failures go to `out`.
+    async fn dump_all(
+        &self,
+        tenant: &str,
+        conn: &PgConn,
+        store: &dyn Store,
+        destination: Destination,
+        prefix: &str,
+        out: &mut CreateOutcome,
+    ) -> Result<()> {
+        let target = self.inner.tenants.resolve(tenant)?;
+        let databases = engine::list_databases(&target, conn)
+            .await
+            .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))?;
+        for db in databases {
+            let result = match validate_name("database", &db) {
+                Ok(()) => {
+                    self.dump_one(&target, tenant, conn, &db, store, destination)
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(r) => out.records.push(r),
+                Err(e) => {
+                    tracing::warn!(tenant, database = %db, error = %e, "database backup failed");
+                    out.failures.push(format!("{prefix}{db}: {}", e.message));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One database: reserve an id, dump, commit, index.
@@ -155,6 +200,15 @@ impl BackupService {
             Ok(n) => Some(n),
             Err(e) => {
                 tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
+                None
+            }
+        };
+        // Counted just before the dump, outside its snapshot: on a database
+        // written to meanwhile, verify reports the difference it sees.
+        let row_counts = match engine::row_counts(target, conn, database).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
                 None
             }
         };
@@ -212,6 +266,7 @@ impl BackupService {
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count,
+            row_counts,
         };
         let remote = destination != Destination::Local;
         if remote {

@@ -14,6 +14,9 @@ pub(super) struct Facts(Arc<Mutex<State>>);
 struct State {
     pending: Option<Pending>,
     early: Option<Error>,
+    /// An outcome that overrides "ok" for a call that succeeded but whose
+    /// result is a failure (a FAILED restore test).
+    verdict: Option<(String, String)>,
 }
 
 impl Facts {
@@ -21,6 +24,7 @@ impl Facts {
         Self(Arc::new(Mutex::new(State {
             pending: Some(Pending::new(action, subject)),
             early: None,
+            verdict: None,
         })))
     }
 
@@ -62,6 +66,12 @@ impl Facts {
         self.with(|e| e.size_bytes = n);
     }
 
+    pub fn outcome(&self, outcome: &str, error: &str) {
+        if let Ok(mut s) = self.0.lock() {
+            s.verdict = Some((outcome.into(), error.into()));
+        }
+    }
+
     pub(super) fn fail_early(&self, e: Error) {
         if let Ok(mut s) = self.0.lock() {
             s.early = Some(e);
@@ -77,7 +87,18 @@ impl Facts {
     }
 
     pub(super) fn finish<T>(&self, result: &Result<T>) -> Event {
-        let pending = self.0.lock().ok().and_then(|mut s| s.pending.take());
-        pending.map(|p| p.finish(result)).unwrap_or_default()
+        let Ok(mut s) = self.0.lock() else {
+            return Event::default();
+        };
+        let mut event = s
+            .pending
+            .take()
+            .map(|p| p.finish(result))
+            .unwrap_or_default();
+        if let (Ok(_), Some((outcome, error))) = (result, s.verdict.take()) {
+            event.outcome = outcome;
+            event.error = error;
+        }
+        event
     }
 }

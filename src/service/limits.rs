@@ -58,4 +58,17 @@ impl IdLocks {
         };
         m.lock_owned().await
     }
+
+    /// The lock of `id` if nobody holds it (prune never waits for, and never
+    /// removes, a backup that a restore or verify is using).
+    pub fn try_lock(&self, id: &str) -> Option<OwnedMutexGuard<()>> {
+        let m = {
+            let mut map = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.entry(id.to_string()).or_default().clone()
+        };
+        m.try_lock_owned().ok()
+    }
 }

@@ -55,25 +55,33 @@ impl BackupService {
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
-            let store = svc.store_of(&record)?;
-            let note = match store.delete(&format!("{id}.dump")).await {
-                Ok(()) => String::new(),
-                Err(e) if e.code == Code::NotFound => format!(
-                    " (its dump {} was already gone)",
-                    store.location(&format!("{id}.dump"))
-                ),
-                Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
-            };
-            if record.destination != Destination::Local {
-                match store.delete(&format!("{id}{META}")).await {
-                    Ok(()) => {}
-                    Err(e) if e.code == Code::NotFound => {}
-                    Err(e) => return Err(e.context(format!("deleting the sidecar of {id}"))),
-                }
-            }
-            svc.inner.catalog.remove(&id)?;
-            Ok(format!("backup {id} deleted{note}"))
+            svc.remove(&record).await
         })
         .await
+    }
+
+    /// Removes a record's dump, then (for buckets) the sidecar beside it,
+    /// then the record. A dump already gone (lifecycle rules, manual
+    /// cleanup) still lets the record go. Call with the id locked.
+    pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
+        let id = &record.id;
+        let store = self.store_of(record)?;
+        let dump = format!("{id}.dump");
+        let note = match store.delete(&dump).await {
+            Ok(()) => String::new(),
+            Err(e) if e.code == Code::NotFound => {
+                format!(" (its dump {} was already gone)", store.location(&dump))
+            }
+            Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
+        };
+        if record.destination != Destination::Local {
+            match store.delete(&format!("{id}{META}")).await {
+                Ok(()) => {}
+                Err(e) if e.code == Code::NotFound => {}
+                Err(e) => return Err(e.context(format!("deleting the sidecar of {id}"))),
+            }
+        }
+        self.inner.catalog.remove(id)?;
+        Ok(format!("backup {id} deleted{note}"))
     }
 }

@@ -2,10 +2,12 @@
 //! MCP, CLI through them) calls these methods with the caller's credentials;
 //! authentication, validation, tenancy, limits and audit all happen here.
 
+mod check;
 mod create;
 mod facts;
 mod limits;
 mod manage;
+mod prune;
 mod rebuild;
 mod requests;
 mod restore;
@@ -13,9 +15,12 @@ mod spool;
 mod stores;
 mod verify;
 
+pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
+pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
+pub use verify::VerifyRequest;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -24,9 +29,10 @@ use std::sync::Arc;
 use tokio_util::task::TaskTracker;
 
 use crate::audit::Audit;
-use crate::auth::{Authenticator, Credentials, Principal};
+use crate::auth::{Authenticator, Credentials, Principal, Scope};
 use crate::catalog::{Catalog, Record};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::runtime::Tenants;
 use crate::store::LocalStore;
 use crate::{Error, Result};
@@ -63,6 +69,7 @@ struct Inner {
     locks: IdLocks,
     /// Every running operation, so shutdown can wait for them.
     tasks: TaskTracker,
+    metrics: Metrics,
 }
 
 impl BackupService {
@@ -90,6 +97,7 @@ impl BackupService {
                 limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),
+                metrics: Metrics::default(),
             }),
         })
     }
@@ -102,12 +110,37 @@ impl BackupService {
         &self.inner.tenants
     }
 
+    /// Whether callers must present a token (false only in dev mode).
+    pub fn auth_required(&self) -> bool {
+        !matches!(self.inner.auth, Authenticator::Disabled)
+    }
+
     /// Who `creds` belong to.
     ///
     /// # Errors
     /// Unauthenticated.
     pub fn authenticate(&self, creds: &Credentials) -> Result<Principal> {
         self.inner.auth.authenticate(creds)
+    }
+
+    /// The Prometheus exposition. Tenant and database names are visible, so
+    /// only an admin token may scrape.
+    ///
+    /// # Errors
+    /// Unauthenticated, PermissionDenied.
+    pub async fn metrics(&self, creds: &Credentials) -> Result<String> {
+        let svc = self.clone();
+        self.run("metrics", creds, move |who, _| async move {
+            who.require(Scope::Read)?;
+            if !who.admin {
+                return Err(Error::denied(
+                    "metrics cover every tenant: an admin token is required",
+                ));
+            }
+            let listing = svc.inner.catalog.list(None)?;
+            Ok(svc.inner.metrics.render(&listing.records))
+        })
+        .await
     }
 
     /// Stops taking new operations and waits for the running ones.
@@ -155,8 +188,10 @@ impl BackupService {
                     crate::Code::PermissionDenied | crate::Code::Unauthenticated
                 )
             });
+            let event = facts.finish(&result);
+            svc.inner.metrics.observe(&event);
             if audited || denied {
-                svc.inner.audit.write(&facts.finish(&result))?;
+                svc.inner.audit.write(&event)?;
             }
             result
         });

@@ -61,6 +61,8 @@ pub struct CreateRequest {
     pub destination: Option<Destination>,
     /// `gs://bucket/prefix` or `s3://bucket/prefix` for bucket destinations.
     pub bucket: Option<String>,
+    /// Every database of every configured tenant (admin only; `tenant` empty).
+    pub all_tenants: bool,
 }
 
 /// Restore a backup into its tenant's server.

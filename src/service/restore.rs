@@ -4,10 +4,12 @@
 
 use tokio::io::AsyncWriteExt;
 
+use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::catalog::Engine;
-use crate::engine;
+use crate::engine::{self, PgConn, RestoreOptions};
+use crate::runtime::Target;
 use crate::{Error, Result};
 
 impl BackupService {
@@ -55,26 +57,14 @@ impl BackupService {
         if !existed {
             engine::create_database(&target, &conn, &database).await?;
         }
-        let mut child = engine::restore(&target, &conn, &database, req.options).await?;
-        let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-        let mut reader = spool.reader().await?;
-        let fed = tokio::io::copy(&mut reader, &mut stdin).await;
-        let _ = stdin.shutdown().await;
-        drop(stdin);
-        let done = child.finish().await?;
-        if !done.success() {
+        if let Err(stderr) = pg_restore(&target, &conn, &database, req.options, &spool).await? {
             if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
                 tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
             }
             return Err(Error::precondition(format!(
-                "pg_restore of {} into {}/{database} failed: {}",
-                record.id,
-                record.username,
-                done.explain()
+                "pg_restore of {} into {}/{database} failed: {stderr}",
+                record.id, record.username
             )));
-        }
-        if let Err(e) = fed {
-            return Err(Error::internal(format!("feeding pg_restore: {e}")));
         }
         tracing::info!(id = %record.id, database, "restore finished");
         Ok(format!(
@@ -82,4 +72,27 @@ impl BackupService {
             record.id, record.username, spool.digest.size
         ))
     }
+}
+
+/// Feeds the verified spool to pg_restore in `database`. The outer error is
+/// ours (the child could not run); the inner one is pg_restore's own stderr.
+pub(super) async fn pg_restore(
+    target: &Target,
+    conn: &PgConn,
+    database: &str,
+    options: RestoreOptions,
+    spool: &Spool,
+) -> Result<Result<(), String>> {
+    let mut child = engine::restore(target, conn, database, options).await?;
+    let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
+    let mut reader = spool.reader().await?;
+    let fed = tokio::io::copy(&mut reader, &mut stdin).await;
+    let _ = stdin.shutdown().await;
+    drop(stdin);
+    let done = child.finish().await?;
+    if !done.success() {
+        return Ok(Err(done.explain()));
+    }
+    fed.map_err(|e| Error::internal(format!("feeding pg_restore: {e}")))?;
+    Ok(Ok(()))
 }

@@ -96,6 +96,7 @@ pub fn create(
         }),
         destination: dest.into(),
         gcs_bucket: bucket.into(),
+        ..Default::default()
     }
 }
 

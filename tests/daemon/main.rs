@@ -2,6 +2,8 @@
 //! gRPC (tonic) and REST (HTTP, JSON checked against the contract and the
 //! served OpenAPI document), the authorization matrix, audit, shutdown.
 
+#![allow(clippy::many_single_char_names)] // short names for tenants, daemons, records
+
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -23,16 +25,17 @@ fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
         }),
         destination: proto::BackupDestination::Local.into(),
         gcs_bucket: String::new(),
+        all_tenants: false,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_rpc_over_grpc() {
-    let t = Tenant::start();
+    let (t, scratch) = (Tenant::start(), Tenant::start());
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &t)])).await;
+    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
     let mut c = d.grpc_client().await;
     let tok = d.token("alice", &[], None);
 
@@ -104,8 +107,22 @@ async fn every_rpc_over_grpc() {
         target_username: "bob".into(),
         connection: None,
     };
-    let e = c.verify_backup(authed(verify, &tok)).await.unwrap_err();
-    assert_eq!(e.code(), Code::Unimplemented);
+    // alice may not send her data to bob's container; the admin may.
+    let e = c
+        .verify_backup(authed(verify.clone(), &tok))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let v = c
+        .verify_backup(authed(verify, &d.admin()))
+        .await
+        .unwrap()
+        .into_inner();
+    let ver = v.verification.unwrap();
+    assert_eq!(ver.result(), proto::VerificationResult::Passed, "{ver:?}");
+    assert_eq!(ver.verified_by, "root");
+    assert_eq!(ver.checks.len(), 6);
+    assert_eq!(v.record.unwrap().last_verification, Some(ver));
 
     let msg = c
         .delete_backup(authed(

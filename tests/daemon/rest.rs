@@ -72,11 +72,11 @@ const RECORD_KEYS: &[&str] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_rpc_over_rest_in_gateway_json() {
     use reqwest::Method;
-    let t = Tenant::start();
+    let (t, scratch) = (Tenant::start(), Tenant::start());
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &t)])).await;
+    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
     let http = reqwest::Client::new();
     let health = http.get(d.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -179,12 +179,30 @@ async fn every_rpc_over_rest_in_gateway_json() {
         .call(
             Method::POST,
             &format!("/v1/backups/{id}/verify"),
-            &tok,
+            &r.d.admin(),
             Some(json!({"target_username": "bob"})),
         )
         .await;
-    assert_eq!(s, 501, "{v}");
-    error_shape(&v, 12);
+    assert_eq!(s, 200, "{v}");
+    r.conforms(&v, "VerifyBackupResponse");
+    let ver = &v["verification"];
+    assert_eq!(ver["result"], "VERIFICATION_RESULT_PASSED");
+    assert!(
+        ver["durationMs"].as_str().unwrap().parse::<i64>().is_ok(),
+        "int64 as a string"
+    );
+    assert_eq!(
+        ver["checks"][0],
+        json!({"name": "integrity", "passed": true, "detail": ver["checks"][0]["detail"]})
+    );
+    assert_eq!(v["record"]["lastVerification"], *ver);
+    let (_, got) = r
+        .call(Method::GET, &format!("/v1/backups/{id}"), &tok, None)
+        .await;
+    assert_eq!(
+        got["record"]["lastVerification"], *ver,
+        "get shows the verification"
+    );
 
     // Errors: shape, gRPC code number and HTTP status.
     let (s, v) = r

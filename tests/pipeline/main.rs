@@ -1,6 +1,8 @@
 //! The backup pipeline against real tenant clusters (netns + Postgres 15):
 //! round trips, isolation, failures that must leave nothing behind, integrity.
 
+#![allow(clippy::many_single_char_names)] // short names for tenants, daemons, records
+
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -8,6 +10,7 @@ mod concurrency;
 mod failures;
 mod layout;
 mod secrets;
+mod verify;
 
 use containarium::Code;
 use support::{Harness, Tenant, create_req, fingerprint, none, restore_req, seed};

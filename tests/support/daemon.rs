@@ -59,11 +59,11 @@ impl TestDaemon {
     /// An access token for `username`, valid for an hour.
     pub fn token(&self, username: &str, roles: &[&str], scopes: Option<&[&str]>) -> String {
         self.keys
-            .mint(&self.claims(username, roles, scopes))
+            .mint(&Self::claims(username, roles, scopes))
             .unwrap()
     }
 
-    pub fn claims(&self, username: &str, roles: &[&str], scopes: Option<&[&str]>) -> Claims {
+    pub fn claims(username: &str, roles: &[&str], scopes: Option<&[&str]>) -> Claims {
         jwt::access_claims(
             username,
             roles.iter().map(|r| (*r).to_string()).collect(),

@@ -143,6 +143,7 @@ pub fn create_req(tenant: &str, database: &str) -> CreateRequest {
         connection: conn(database),
         destination: Some(Destination::Local),
         bucket: None,
+        all_tenants: false,
     }
 }
 

@@ -1,0 +1,116 @@
+//! Freshness: the "alert on absence of success" a monitor needs. Every
+//! (tenant, database) with backups, and every configured tenant without any,
+//! is judged against a maximum age and, optionally, a verification window.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::BackupService;
+use crate::Result;
+use crate::auth::{Credentials, Scope};
+use crate::catalog::{Record, VerifyResult};
+use crate::retention::CalendarDuration;
+
+#[derive(Debug, Clone)]
+pub struct CheckRequest {
+    pub tenant: Option<String>,
+    pub max_age: CalendarDuration,
+    pub verified_within: Option<CalendarDuration>,
+    /// The clock (a parameter so tests can fix it).
+    pub now: DateTime<Utc>,
+}
+
+/// One (tenant, database)'s freshness.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Freshness {
+    pub tenant: String,
+    /// Empty for a tenant without any backup.
+    pub database: String,
+    pub last_backup: Option<DateTime<Utc>>,
+    pub last_verified: Option<DateTime<Utc>>,
+    /// `None` = fresh.
+    pub problem: Option<String>,
+}
+
+impl BackupService {
+    /// # Errors
+    /// Unauthenticated, PermissionDenied.
+    pub async fn check(&self, creds: &Credentials, req: CheckRequest) -> Result<Vec<Freshness>> {
+        let svc = self.clone();
+        self.run("check", creds, move |who, _| async move {
+            who.require(Scope::Read)?;
+            let tenant = who.tenant_scope(req.tenant.clone())?;
+            let listing = svc.inner.catalog.list(tenant.as_deref())?;
+            let mut groups: BTreeMap<(String, String), Vec<Record>> = BTreeMap::new();
+            for r in listing.records {
+                groups
+                    .entry((r.username.clone(), r.database.clone()))
+                    .or_default()
+                    .push(r);
+            }
+            let mut out: Vec<Freshness> = groups
+                .into_iter()
+                .map(|((tenant, database), records)| judge(tenant, database, &records, &req))
+                .collect();
+            let configured = svc
+                .inner
+                .tenants
+                .names()
+                .filter(|t| tenant.as_deref().is_none_or(|f| f == *t));
+            for t in configured {
+                if !out.iter().any(|f| f.tenant == t) {
+                    out.push(Freshness {
+                        tenant: t.to_string(),
+                        database: String::new(),
+                        last_backup: None,
+                        last_verified: None,
+                        problem: Some("never backed up".into()),
+                    });
+                }
+            }
+            out.sort_by(|a, b| (&a.tenant, &a.database).cmp(&(&b.tenant, &b.database)));
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn judge(tenant: String, database: String, records: &[Record], req: &CheckRequest) -> Freshness {
+    let last_backup = records.iter().map(|r| r.created_at).max();
+    let last_verified = records
+        .iter()
+        .filter_map(|r| r.last_verification.as_ref())
+        .filter(|v| v.result == VerifyResult::Passed)
+        .map(|v| v.verified_at)
+        .max();
+    let mut problems = Vec::new();
+    if let Some(t) = last_backup
+        && t <= req.max_age.before(&req.now)
+    {
+        problems.push(format!(
+            "stale: newest backup {} is older than {}",
+            crate::catalog::rfc3339(&t),
+            req.max_age
+        ));
+    }
+    if let Some(w) = &req.verified_within {
+        match last_verified {
+            None => problems.push("never verified".into()),
+            Some(t) if t <= w.before(&req.now) => {
+                problems.push(format!(
+                    "last passed verification {} is older than {w}",
+                    crate::catalog::rfc3339(&t)
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Freshness {
+        tenant,
+        database,
+        last_backup,
+        last_verified,
+        problem: (!problems.is_empty()).then(|| problems.join("; ")),
+    }
+}
