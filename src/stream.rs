@@ -47,8 +47,8 @@ pub async fn pump<R: AsyncRead + Unpin + ?Sized>(
     sink: &mut dyn ObjectWriter,
 ) -> Result<Digest> {
     let mut h = Hasher::default();
+    let mut buf = vec![0u8; CHUNK];
     loop {
-        let mut buf = vec![0u8; CHUNK];
         let n = reader
             .read(&mut buf)
             .await
@@ -56,9 +56,10 @@ pub async fn pump<R: AsyncRead + Unpin + ?Sized>(
         if n == 0 {
             return Ok(h.finish());
         }
-        buf.truncate(n);
-        h.update(&buf);
-        sink.write(Bytes::from(buf)).await?;
+        h.update(&buf[..n]);
+        // Exactly `n` bytes: a pipe read is often far smaller than the
+        // buffer, and a sink that queues chunks must not hold whole buffers.
+        sink.write(Bytes::copy_from_slice(&buf[..n])).await?;
     }
 }
 

@@ -190,52 +190,66 @@ struct S3Writer {
     s3: Arc<AmazonS3>,
     path: Path,
     location: String,
-    /// Bytes held until they exceed one part (then the multipart upload starts).
+    /// Bytes not yet handed to an upload: less than one part after `write`.
     buf: BytesMut,
+    /// Started with the first full part; small objects never start one.
     upload: Option<WriteMultipart>,
+}
+
+impl S3Writer {
+    /// Hands one whole part to the multipart upload (starting it), after
+    /// waiting until fewer than [`IN_FLIGHT`] parts are uploading.
+    async fn send(&mut self, part: Bytes) -> Result<()> {
+        let what = format!("uploading {}", self.location);
+        let up = match &mut self.upload {
+            Some(up) => up,
+            None => {
+                let mp = self
+                    .s3
+                    .put_multipart(&self.path)
+                    .await
+                    .map_err(|e| map(&e, &what))?;
+                self.upload
+                    .insert(WriteMultipart::new_with_chunk_size(mp, PART))
+            }
+        };
+        up.wait_for_capacity(IN_FLIGHT)
+            .await
+            .map_err(|e| map(&e, &what))?;
+        up.put(part);
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl ObjectWriter for S3Writer {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        let what = format!("uploading {}", self.location);
-        if let Some(up) = self.upload.as_mut() {
-            up.wait_for_capacity(IN_FLIGHT)
-                .await
-                .map_err(|e| map(&e, &what))?;
-            up.put(chunk);
-            return Ok(());
-        }
         self.buf.extend_from_slice(&chunk);
-        if self.buf.len() > PART {
-            let mp = self
-                .s3
-                .put_multipart(&self.path)
-                .await
-                .map_err(|e| map(&e, &what))?;
-            let mut up = WriteMultipart::new_with_chunk_size(mp, PART);
-            up.put(std::mem::take(&mut self.buf).freeze());
-            self.upload = Some(up);
+        // Keep at least one byte back, so the last part is never empty.
+        while self.buf.len() > PART {
+            let part = self.buf.split_to(PART).freeze();
+            self.send(part).await?;
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
         let what = format!("completing {}", self.location);
-        let Some(up) = self.upload.take() else {
+        let rest = std::mem::take(&mut self.buf).freeze();
+        let Some(mut up) = self.upload.take() else {
             // One conditional PUT: S3 itself refuses to replace an object.
             let opts = PutOptions {
                 mode: PutMode::Create,
                 ..PutOptions::default()
             };
-            let body = std::mem::take(&mut self.buf).freeze();
             return self
                 .s3
-                .put_opts(&self.path, body.into(), opts)
+                .put_opts(&self.path, rest.into(), opts)
                 .await
                 .map(drop)
                 .map_err(|e| map(&e, &what));
         };
+        up.put(rest);
         // object_store completes multipart uploads unconditionally: look
         // first, so an existing object is never replaced.
         match self.s3.head(&self.path).await {
