@@ -201,17 +201,16 @@ impl S3Writer {
     /// waiting until fewer than [`IN_FLIGHT`] parts are uploading.
     async fn send(&mut self, part: Bytes) -> Result<()> {
         let what = format!("uploading {}", self.location);
-        let up = match &mut self.upload {
-            Some(up) => up,
-            None => {
-                let mp = self
-                    .s3
-                    .put_multipart(&self.path)
-                    .await
-                    .map_err(|e| map(&e, &what))?;
-                self.upload
-                    .insert(WriteMultipart::new_with_chunk_size(mp, PART))
-            }
+        if self.upload.is_none() {
+            let mp = self
+                .s3
+                .put_multipart(&self.path)
+                .await
+                .map_err(|e| map(&e, &what))?;
+            self.upload = Some(WriteMultipart::new_with_chunk_size(mp, PART));
+        }
+        let Some(up) = self.upload.as_mut() else {
+            return Err(Error::internal("the multipart upload vanished"));
         };
         up.wait_for_capacity(IN_FLIGHT)
             .await

@@ -12,15 +12,15 @@ use crate::{Bucket, create, restore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
-    let t = Tenant::start();
-    t.create_db("app");
-    seed(&t, "app", "alice");
+    let tenant = Tenant::start();
+    tenant.create_db("app");
+    seed(&tenant, "app", "alice");
     let gcs = Bucket::start(Destination::Gcs, "backups");
     let s3 = Bucket::start(Destination::S3, "backups");
 
     // Host A backs up to both buckets (and locally), then is lost.
     let dir_a = tempfile::tempdir().unwrap();
-    let mut config_a = config_for(dir_a.path(), &[("alice", &t)]);
+    let mut config_a = config_for(dir_a.path(), &[("alice", &tenant)]);
     gcs.configure(&mut config_a, "gs://backups/host", &[]);
     s3.configure(&mut config_a, "s3://backups/host", &[]);
     let a = TestDaemon::start(&config_a).await;
@@ -48,7 +48,7 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
 
     // Host B: a fresh directory, the same buckets.
     let dir_b = tempfile::tempdir().unwrap();
-    let mut config_b = config_for(dir_b.path(), &[("alice", &t)]);
+    let mut config_b = config_for(dir_b.path(), &[("alice", &tenant)]);
     gcs.configure(&mut config_b, "gs://backups/host", &[]);
     s3.configure(&mut config_b, "s3://backups/host", &[]);
     let b = TestDaemon::start(&config_b).await;
@@ -125,8 +125,8 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
             .await
             .unwrap();
         assert_eq!(
-            fingerprint(&t, &db),
-            fingerprint(&t, "app"),
+            fingerprint(&tenant, &db),
+            fingerprint(&tenant, "app"),
             "{}",
             r.location
         );

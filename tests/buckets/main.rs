@@ -112,6 +112,9 @@ pub fn restore(id: &str, database: &str) -> proto::RestoreBackupRequest {
 }
 
 /// Every file in a backup directory other than the audit log and spool.
+///
+/// # Panics
+/// When the directory cannot be read.
 pub fn backup_files(dir: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

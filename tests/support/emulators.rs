@@ -29,20 +29,15 @@ fn missing(what: &str) -> ! {
 /// parallel tests never collide.
 pub fn free_addr() -> SocketAddr {
     loop {
-        let r: u32 = rand_u32();
-        let ip = Ipv4Addr::new(
-            127,
-            1 + (r % 250) as u8,
-            (r >> 8) as u8,
-            1 + ((r >> 16) % 250) as u8,
-        );
+        let [a, b, c, ..] = random_bytes();
+        let ip = Ipv4Addr::new(127, 1 + a % 250, b, 1 + c % 250);
         if let Ok(l) = TcpListener::bind((ip, 0)) {
             return l.local_addr().unwrap();
         }
     }
 }
 
-fn rand_u32() -> u32 {
+fn random_bytes() -> [u8; 8] {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u128(
@@ -51,7 +46,7 @@ fn rand_u32() -> u32 {
             .unwrap()
             .as_nanos(),
     );
-    h.finish() as u32
+    h.finish().to_le_bytes()
 }
 
 /// A minimal HTTP/1.0 exchange (no chunking, body read to EOF).
@@ -86,7 +81,7 @@ pub fn http(
 
 /// Polls `ready` every 50 ms until it holds, for at most 60 s.
 fn wait_until(what: &str, child: &mut Child, ready: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while !ready() {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited before it was ready: {status}");
