@@ -178,3 +178,103 @@ impl Remote {
         self.client.open(uri)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Code;
+    use crate::config::{GcsConfig, S3Config};
+
+    fn stores(dir: &std::path::Path) -> Stores {
+        let config = Config {
+            backup_dir: dir.to_path_buf(),
+            gcs: Some(GcsConfig {
+                anonymous: true,
+                default_bucket: Some("gs://main-bucket/prod".into()),
+                allowed_buckets: vec!["archive".into()],
+                ..GcsConfig::default()
+            }),
+            s3: Some(S3Config {
+                allowed_buckets: vec!["s3-only".into()],
+                ..S3Config::default()
+            }),
+            ..Config::default()
+        };
+        Stores::new(&config, Arc::new(LocalStore::open(dir).unwrap())).unwrap()
+    }
+
+    fn record(d: Destination, location: &str) -> Record {
+        let mut r: Record = serde_json::from_str(
+            r#"{"id":"a-b-20260605T130405Z","username":"a","database":"b",
+            "created_at":"2026-06-05T13:04:07Z","size_bytes":1,"sha256":"00",
+            "destination":"local","location":"x"}"#,
+        )
+        .unwrap();
+        r.destination = d;
+        r.location = location.into();
+        r
+    }
+
+    #[test]
+    fn only_configured_buckets_are_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = stores(dir.path());
+        let code = |r: Result<Arc<dyn Store>>| r.err().map(|e| e.code);
+        let gcs = s.for_create(Destination::Gcs, None).unwrap();
+        assert_eq!(gcs.location("x.dump"), "gs://main-bucket/prod/x.dump");
+        assert!(
+            s.for_create(Destination::Gcs, Some("gs://archive/p"))
+                .is_ok()
+        );
+        assert!(s.for_create(Destination::Gcs, Some("main-bucket")).is_ok());
+        assert_eq!(
+            code(s.for_create(Destination::Gcs, Some("gs://other/p"))),
+            Some(Code::PermissionDenied)
+        );
+        assert_eq!(
+            code(s.for_create(Destination::S3, None)),
+            Some(Code::FailedPrecondition),
+            "no default bucket"
+        );
+        assert!(
+            s.for_create(Destination::S3, Some("s3://s3-only/x"))
+                .is_ok()
+        );
+        assert_eq!(
+            code(s.for_create(Destination::Local, Some("gs://archive"))),
+            Some(Code::InvalidArgument)
+        );
+
+        let ok = record(Destination::Gcs, "gs://archive/p/a-b-20260605T130405Z.dump");
+        assert_eq!(s.for_record(&ok).unwrap().location("k"), "gs://archive/p/k");
+        let tampered = record(
+            Destination::Gcs,
+            "gs://evil-bucket/a-b-20260605T130405Z.dump",
+        );
+        assert_eq!(code(s.for_record(&tampered)), Some(Code::PermissionDenied));
+        let odd = record(Destination::Gcs, "gs://archive/p/other.dump");
+        assert_eq!(code(s.for_record(&odd)), Some(Code::FailedPrecondition));
+
+        let all = s.for_rebuild(None).unwrap();
+        assert_eq!(all.len(), 1, "only GCS has a default");
+        assert_eq!(
+            s.for_rebuild(Some("archive")).err().map(|e| e.code),
+            Some(Code::InvalidArgument),
+            "a scheme is needed to know the destination"
+        );
+    }
+
+    #[test]
+    fn unconfigured_destinations_say_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            backup_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let s = Stores::new(&config, Arc::new(LocalStore::open(dir.path()).unwrap())).unwrap();
+        let e = s.for_create(Destination::S3, None).err().unwrap();
+        assert_eq!(e.code, Code::FailedPrecondition);
+        assert!(e.message.contains("[s3]"), "{}", e.message);
+        assert!(s.for_create(Destination::Local, None).is_ok());
+    }
+}
