@@ -6,6 +6,7 @@
 mod support;
 
 mod errors;
+mod retention;
 
 use std::path::Path;
 use std::process::{Command, Output};
