@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod daemon;
+pub mod mcp_client;
 pub mod tenant;
 
 use containarium::auth::{Authenticator, Credentials};
