@@ -33,7 +33,7 @@ async fn check_exits_non_zero_for_stale_and_never_backed_up() {
     let (alice, scratch) = (Tenant::start(), Tenant::start());
     alice.create_db("app");
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(
+    let mut config = config_for(
         dir.path(),
         &[
             ("alice", &alice),
@@ -42,6 +42,8 @@ async fn check_exits_non_zero_for_stale_and_never_backed_up() {
             ("scratch", &scratch),
         ],
     );
+    // Kept for restore tests: never expected to have backups.
+    config.tenants.get_mut("scratch").unwrap().scratch = true;
     let backups = config.backup_dir.clone();
     let d = TestDaemon::start(&config).await;
     let admin = d.admin();
@@ -88,7 +90,10 @@ async fn check_exits_non_zero_for_stale_and_never_backed_up() {
         assert_eq!(out.status.code(), Some(1));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("bob/app") && err.contains("carol") && !err.contains("alice"),
+            err.contains("bob/app")
+                && err.contains("carol")
+                && !err.contains("alice")
+                && !err.contains("scratch"),
             "{err}"
         );
 
@@ -164,6 +169,44 @@ async fn prune_refuses_without_rules_and_dry_runs_say_why() {
             &cli.run(&["prune", "--keep-last", "1", "--tenant", "bob"])
                 .await,
             "may not act on tenant bob",
+        );
+    }
+}
+
+/// `deploy/verify-latest.sh`, as the weekly timer runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_weekly_verify_script_tests_every_newest_backup() {
+    let (alice, scratch) = (Tenant::start(), Tenant::start());
+    alice.create_db("app");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path(), &[("alice", &alice), ("scratch", &scratch)]);
+    config.tenants.get_mut("scratch").unwrap().scratch = true;
+    let d = TestDaemon::start(&config).await;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, d.admin()).unwrap();
+    let cli = Cli::new(&d, crate::Transport::Grpc, Some(d.admin()));
+    cli.ok(&["create", "alice"]).await; // app and postgres
+
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/verify-latest.sh");
+    let mut cmd = std::process::Command::new(script);
+    cmd.env("CONTAINARIUM_BIN", env!("CARGO_BIN_EXE_containarium"))
+        .env("CONTAINARIUM_SERVER", format!("http://{}", d.grpc))
+        .env("CONTAINARIUM_VERIFY_TARGET", "scratch")
+        .env("CONTAINARIUM_TOKEN_FILE", &token_file)
+        .env_remove("CONTAINARIUM_TOKEN");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed = cli.json(&["list"]).await;
+    for r in listed["records"].as_array().unwrap() {
+        assert_eq!(
+            r["lastVerification"]["result"], "VERIFICATION_RESULT_PASSED",
+            "{r}"
         );
     }
 }
