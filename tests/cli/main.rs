@@ -7,6 +7,7 @@ mod support;
 
 mod errors;
 mod retention;
+mod tls;
 
 use std::path::Path;
 use std::process::{Command, Output};
