@@ -11,33 +11,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/containarium-target}"
 echo "== building"
 cargo build --quiet
 bin="$CARGO_TARGET_DIR/debug/containarium"
-pg=/usr/lib/postgresql/15/bin
 work=$(mktemp -d /tmp/containarium-quickstart.XXXXXX)
 chmod 755 "$work"
-daemon_pid=""
-
-cleanup() {
-  [ -n "$daemon_pid" ] && kill -TERM "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null || true
-  for t in shop scratch; do
-    runuser -u postgres -- "$pg/pg_ctl" -D "$work/$t/data" -m immediate stop >/dev/null 2>&1 || true
-    ip netns del "qs-$t-$$" 2>/dev/null || true
-  done
-  rm -rf "$work"
-}
+# shellcheck source=lib/tenants.sh
+. scripts/lib/tenants.sh
+cleanup() { stop_daemon; tenants_cleanup; rm -rf "$work"; }
 trap cleanup EXIT
-
-tenant() { # name: a netns with its own cluster on 127.0.0.1:5432
-  local t=$1 ns="qs-$1-$$"
-  mkdir -p "$work/$t/data" "$work/$t/sock"
-  chown postgres "$work/$t/data" "$work/$t/sock"
-  chmod 700 "$work/$t/data"
-  ip netns add "$ns"
-  ip netns exec "$ns" ip link set lo up
-  runuser -u postgres -- "$pg/initdb" -D "$work/$t/data" -U postgres -A trust >/dev/null
-  ip netns exec "$ns" runuser -u postgres -- "$pg/pg_ctl" -D "$work/$t/data" -l "$work/$t/sock/log" -w \
-    -o "-c listen_addresses=127.0.0.1 -c unix_socket_directories=$work/$t/sock" start >/dev/null
-}
-sql() { psql -X -q -A -t -h "$work/$1/sock" -U postgres -d "$2" -c "$3"; }
 
 echo "== two tenants: 'shop' (with data) and 'scratch' (for restore tests)"
 tenant shop
@@ -52,10 +31,10 @@ grpc-listen = "127.0.0.1:0"
 http-listen = "127.0.0.1:0"
 [tenants.shop]
 driver = "netns"
-container = "qs-shop-$$"
+container = "$(tenant_netns shop)"
 [tenants.scratch]
 driver = "netns"
-container = "qs-scratch-$$"
+container = "$(tenant_netns scratch)"
 scratch = true
 TOML
 head -c 48 /dev/urandom | base64 > "$work/jwt-secret"
@@ -63,14 +42,7 @@ chmod 600 "$work/jwt-secret"
 export CONTAINARIUM_JWT_SECRET_FILE="$work/jwt-secret"
 
 echo "== starting the daemon"
-"$bin" daemon --config "$work/containarium.toml" --log-format json 2> "$work/daemon.log" &
-daemon_pid=$!
-for _ in $(seq 100); do grep -q '"containarium daemon listening"' "$work/daemon.log" && break; sleep 0.1; done
-grpc=$(python3 -c 'import json,sys
-for l in open(sys.argv[1]):
-    f = json.loads(l).get("fields", {})
-    if f.get("message") == "containarium daemon listening": print(f["grpc"])' "$work/daemon.log")
-export CONTAINARIUM_SERVER="http://$grpc"
+start_daemon "$work/containarium.toml"
 "$bin" token mint --config "$work/containarium.toml" --username operator --roles admin --ttl 1h > "$work/token"
 export CONTAINARIUM_TOKEN_FILE="$work/token"
 cli() { echo "\$ containarium backup $*"; "$bin" backup --token-file "$work/token" "$@"; }
