@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(e.code, crate::Code::Unavailable);
         assert!(e.message.contains("busy"), "{}", e.message);
         drop(held);
-        limits.slot().await.unwrap();
+        drop(limits.slot().await.unwrap());
     }
 
     #[tokio::test]
