@@ -21,6 +21,7 @@ else
 fi
 # Compile before any manager is up.
 cargo test --no-run --test containers
+echo "test-containers.sh: compiled in $SECONDS s" >&2
 
 status=0
 for manager in ${CONTAINERS_MANAGERS:-lxd podman}; do
@@ -34,4 +35,5 @@ for manager in ${CONTAINERS_MANAGERS:-lxd podman}; do
   fi
   echo "test-containers.sh: $manager $result in $((SECONDS - start)) s (up, tests, down)" >&2
 done
+echo "test-containers.sh: total $SECONDS s" >&2
 exit $status
