@@ -282,12 +282,7 @@ impl Container {
             "files written in {} outside Postgres' directories: {stray:?}",
             self.name
         );
-        let mut list = changed
-            .iter()
-            .map(|p| p.as_str())
-            .collect::<Vec<_>>()
-            .join("\n");
-        list.push('\n');
+        let list: String = changed.iter().flat_map(|p| [p.as_str(), "\n"]).collect();
         let dumps = self.sh(
             r#"while IFS= read -r f; do
                  [ "$(head -c 5 "$f" 2>/dev/null)" = PGDMP ] && printf '%s\n' "$f"

@@ -96,7 +96,8 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
     let (dumps, restores) = (ours("pg_dump", "vault"), ours("pg_restore", "vault_copy"));
     assert!(
         !dumps.is_empty() && !restores.is_empty(),
-        "the host saw pg_dump and pg_restore in {}: {:#?}",
+        "the host ({} passes) saw pg_dump and pg_restore in {}: {:#?}",
+        scan.rounds,
         bob.name,
         scan.tools
     );

@@ -32,7 +32,7 @@ pub struct ArgvScan {
 }
 
 /// A running pg_dump or pg_restore as the host saw it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Tool {
     pub pid: u32,
     pub argv: String,
