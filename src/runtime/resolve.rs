@@ -42,6 +42,10 @@ pub struct TenantConfig {
     pub namespace: Option<String>,
     /// Container inside the pod (kubectl).
     pub pod_container: Option<String>,
+    /// A container kept for restore tests (it receives copies of other
+    /// tenants' data): `--all-tenants` skips it and `check` expects nothing of it.
+    #[serde(default)]
+    pub scratch: bool,
 }
 
 /// The resolver: defaults plus declared tenants.
@@ -79,9 +83,12 @@ impl Tenants {
         })
     }
 
-    /// Every declared tenant, sorted.
+    /// Every declared tenant whose databases are backed up, sorted.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.tenants.keys().map(String::as_str)
+        self.tenants
+            .iter()
+            .filter(|(_, t)| !t.scratch)
+            .map(|(n, _)| n.as_str())
     }
 }
 

@@ -3,7 +3,12 @@
 //! operations get `grace` to finish, and whatever cannot finish leaves only
 //! temporary files that the next start sweeps — never a half-written record.
 
-use std::future::Future;
+mod tls;
+
+pub use tls::Tls;
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +31,8 @@ pub struct Options {
     pub max_body_bytes: usize,
     /// How long running operations may take after shutdown begins.
     pub grace: Duration,
+    /// TLS on both ports, when configured.
+    pub tls: Option<Tls>,
 }
 
 /// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`, `/metrics`,
@@ -98,7 +105,13 @@ pub async fn serve(
     let api: Arc<dyn Api> = Arc::new(service.clone());
 
     let grpc_stop = stop.clone();
-    let grpc_server = tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &options.tls {
+        builder = builder
+            .tls_config(tls.grpc())
+            .map_err(|e| Error::invalid(format!("gRPC TLS: {e}")))?;
+    }
+    let grpc_server = builder
         .add_service(crate::grpc::service(api.clone()))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(grpc),
@@ -107,8 +120,20 @@ pub async fn serve(
 
     let http_stop = stop.clone();
     let router = http_router(&service, options.max_body_bytes, stop.clone());
-    let http_server = axum::serve(http, router)
-        .with_graceful_shutdown(async move { http_stop.cancelled().await });
+    let stopped = async move { http_stop.cancelled().await };
+    let http_server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &options.tls
+    {
+        Some(tls) => Box::pin(
+            axum::serve(tls.listener(http)?, router)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+        None => Box::pin(
+            axum::serve(http, router)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
 
     let trigger = stop.clone();
     tokio::spawn(async move {

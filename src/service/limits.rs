@@ -72,3 +72,29 @@ impl IdLocks {
         m.try_lock_owned().ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_full_daemon_answers_unavailable_after_the_wait() {
+        let limits = Limits::new(1, 0);
+        let held = limits.slot().await.unwrap();
+        let e = limits.slot().await.unwrap_err();
+        assert_eq!(e.code, crate::Code::Unavailable);
+        assert!(e.message.contains("busy"), "{}", e.message);
+        drop(held);
+        drop(limits.slot().await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn one_id_at_a_time() {
+        let locks = IdLocks::default();
+        let a = locks.lock("x").await;
+        assert!(locks.try_lock("x").is_none(), "held");
+        assert!(locks.try_lock("y").is_some(), "other ids are free");
+        drop(a);
+        assert!(locks.try_lock("x").is_some());
+    }
+}

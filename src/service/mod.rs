@@ -40,6 +40,18 @@ use facts::Facts;
 use limits::{IdLocks, Limits};
 use stores::Stores;
 
+/// Only Postgres dumps are restored; an unknown engine is never guessed.
+fn require_postgres(record: &Record) -> Result<()> {
+    if record.engine == Some(crate::catalog::Engine::Postgres) {
+        Ok(())
+    } else {
+        Err(Error::precondition(format!(
+            "backup {} has no known engine; refusing to guess it is Postgres",
+            record.id
+        )))
+    }
+}
+
 /// Actions that change something: always audited. Reads are audited only
 /// when denied.
 const AUDITED: &[&str] = &[

@@ -7,7 +7,6 @@ use tokio::io::AsyncWriteExt;
 use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::Engine;
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
 use crate::{Error, Result};
@@ -34,12 +33,7 @@ impl BackupService {
         facts.id(&req.id);
         let record = self.visible(who, &req.id)?;
         facts.record(&record);
-        if record.engine != Some(Engine::Postgres) {
-            return Err(Error::precondition(format!(
-                "backup {} has no known engine; refusing to guess it is Postgres",
-                record.id
-            )));
-        }
+        super::require_postgres(&record)?;
         let database = req
             .connection
             .database()?

@@ -11,7 +11,7 @@ use chrono::Utc;
 use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Check, Engine, Record, Verification, VerifyResult, validate_name};
+use crate::catalog::{Check, Record, Verification, VerifyResult, validate_name};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
 use crate::{Error, Result};
@@ -65,12 +65,7 @@ impl BackupService {
                 who.subject
             )));
         }
-        if record.engine != Some(Engine::Postgres) {
-            return Err(Error::precondition(format!(
-                "backup {} has no known engine; refusing to guess it is Postgres",
-                record.id
-            )));
-        }
+        super::require_postgres(&record)?;
         let source = self.inner.tenants.resolve(&record.username)?;
         let target = self.inner.tenants.resolve(&req.target_tenant)?;
         if source == target {

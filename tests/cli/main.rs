@@ -6,6 +6,8 @@
 mod support;
 
 mod errors;
+mod retention;
+mod tls;
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -365,3 +365,173 @@ async fn every_caller_every_rpc_every_transport() {
         .unwrap();
     d.stop().await;
 }
+
+/// The code named at the start of an MCP tool error ("permission_denied: …").
+fn mcp_code(text: &str) -> Code {
+    let name = text.split(':').next().unwrap_or_default();
+    match name {
+        "not_found" => Code::NotFound,
+        "invalid_argument" => Code::InvalidArgument,
+        "permission_denied" => Code::PermissionDenied,
+        "unauthenticated" => Code::Unauthenticated,
+        "failed_precondition" => Code::FailedPrecondition,
+        "unavailable" => Code::Unavailable,
+        "unimplemented" => Code::Unimplemented,
+        _ => Code::Internal,
+    }
+}
+
+fn mcp_call(rpc: Rpc, id: &str, db: &str) -> Value {
+    let (tool, args) = match rpc {
+        Rpc::Create => (
+            "create_backup",
+            json!({"username": "alice", "database": "app"}),
+        ),
+        Rpc::List => ("list_backups", json!({})),
+        Rpc::Get => ("get_backup", json!({"id": id})),
+        Rpc::Restore => ("restore_backup", json!({"id": id, "database": db})),
+        Rpc::Verify => ("verify_backup", json!({"id": id, "target_username": "bob"})),
+        Rpc::Delete => ("delete_backup", json!({"id": id})),
+    };
+    json!({"tool": tool, "args": args})
+}
+
+/// The same matrix over MCP at the daemon's `/mcp`. A token that does not
+/// authenticate is refused with 401 before any MCP session exists; every
+/// other caller gets each tool's answer from the same service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_caller_every_tool_over_mcp() {
+    let (t, bob) = (Tenant::start(), Tenant::start());
+    t.create_db("app");
+    t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("alice", &t), ("bob", &bob)]);
+    let backups = config.backup_dir.clone();
+    let d = TestDaemon::start(&config).await;
+    let admin = d.admin();
+    let mut c = d.grpc_client().await;
+    let mut fresh = async || {
+        c.create_backup(authed(crate::local("alice", "app"), &admin))
+            .await
+            .unwrap()
+            .into_inner()
+            .records[0]
+            .id
+            .clone()
+    };
+    let alice_id = fresh().await;
+    let missing_id = "alice-app-19990101T000000Z";
+    let url = d.url("/mcp");
+    let mut cells = 0;
+
+    for who in EVERYONE {
+        let tok = token(&d, who);
+        if expected(who, Rpc::List) == Some(Code::Unauthenticated) {
+            for rpc in RPCS {
+                let call = mcp_call(rpc, &alice_id, "x");
+                let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                  "params": {"name": call["tool"], "arguments": call["args"]}});
+                let mut req = reqwest::Client::new()
+                    .post(&url)
+                    .header("accept", "application/json, text/event-stream")
+                    .body(body.to_string());
+                if !tok.is_empty() {
+                    req = req.bearer_auth(&tok);
+                }
+                let resp = req.send().await.unwrap();
+                assert_eq!(resp.status(), 401, "MCP × {who:?} × {rpc:?}");
+                let v: Value = resp.json().await.unwrap();
+                assert_eq!(v["code"], 16, "{v}");
+                cells += 1;
+            }
+            continue;
+        }
+        let db = format!("m_{who:?}").to_lowercase();
+        let delete_id = if expected(who, Rpc::Delete).is_none() {
+            fresh().await
+        } else {
+            alice_id.clone()
+        };
+        let mut tools: Vec<Value> = RPCS
+            .iter()
+            .map(|rpc| {
+                mcp_call(
+                    *rpc,
+                    if *rpc == Rpc::Delete {
+                        &delete_id
+                    } else {
+                        &alice_id
+                    },
+                    &db,
+                )
+            })
+            .collect();
+        // The same tools on an id that does not exist, for the oracle check.
+        tools.extend(
+            [Rpc::Get, Rpc::Restore, Rpc::Verify, Rpc::Delete]
+                .map(|r| mcp_call(r, missing_id, &db)),
+        );
+        let before = state(&backups, &t);
+        let job = json!({"token": tok, "calls": tools});
+        let (out, _) =
+            crate::support::mcp_client::run_client(std::slice::from_ref(&url), &job).await;
+        let results = out["results"].as_array().unwrap();
+        for (i, rpc) in RPCS.iter().enumerate() {
+            let cell = format!("MCP × {who:?} × {rpc:?}");
+            let r = &results[i];
+            let text = r["content"][0]["text"].as_str().unwrap_or_default();
+            match expected(who, *rpc) {
+                None => {
+                    assert_eq!(r["isError"], false, "{cell}: {text}");
+                    if *rpc == Rpc::List {
+                        let users: Vec<&str> = r["structuredContent"]["records"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| x["username"].as_str().unwrap())
+                            .collect();
+                        match who {
+                            Who::Admin => assert!(!users.is_empty()),
+                            Who::Other => assert!(users.is_empty(), "{cell}: {users:?}"),
+                            _ => assert!(
+                                !users.is_empty() && users.iter().all(|u| *u == "alice"),
+                                "{cell}"
+                            ),
+                        }
+                    }
+                }
+                Some(code) => {
+                    assert_eq!(r["isError"], true, "{cell}: {r}");
+                    assert_eq!(mcp_code(text), code, "{cell}: {text}");
+                    if who == Who::Other && code == Code::NotFound {
+                        let j = [Rpc::Get, Rpc::Restore, Rpc::Verify, Rpc::Delete]
+                            .iter()
+                            .position(|x| x == rpc)
+                            .unwrap();
+                        let missing = results[RPCS.len() + j]["content"][0]["text"]
+                            .as_str()
+                            .unwrap();
+                        assert_eq!(
+                            text.replace(&alice_id, "ID"),
+                            missing.replace(missing_id, "ID"),
+                            "{cell}: no oracle"
+                        );
+                    }
+                }
+            }
+            cells += 1;
+        }
+        if RPCS
+            .iter()
+            .all(|rpc| matches!(rpc, Rpc::List | Rpc::Get) || expected(who, *rpc).is_some())
+        {
+            assert_eq!(
+                state(&backups, &t),
+                before,
+                "MCP × {who:?}: nothing written"
+            );
+        }
+    }
+    assert_eq!(cells, 72);
+    d.stop().await;
+}

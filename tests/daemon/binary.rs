@@ -391,3 +391,29 @@ fn stopping_during_a_backup_never_leaves_half_a_record() {
         }
     }
 }
+
+#[test]
+fn tokens_never_outlive_the_configured_maximum_and_completions_print() {
+    let mint = |ttl: &str| {
+        Command::new(BIN)
+            .args(["token", "mint", "--username", "alice", "--ttl", ttl])
+            .env(
+                "CONTAINARIUM_JWT_SECRET",
+                std::str::from_utf8(SECRET).unwrap(),
+            )
+            .output()
+            .unwrap()
+    };
+    assert!(mint("30d").status.success());
+    let too_long = mint("31d");
+    assert!(!too_long.status.success());
+    assert!(String::from_utf8_lossy(&too_long.stderr).contains("maximum"));
+    assert!(too_long.stdout.is_empty(), "no token printed");
+
+    let out = Command::new(BIN)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("containarium"));
+}

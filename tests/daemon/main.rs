@@ -9,6 +9,7 @@ mod support;
 
 mod authz;
 mod binary;
+mod metrics;
 mod rest;
 
 use containarium::proto;

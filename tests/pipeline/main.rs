@@ -9,6 +9,7 @@ mod support;
 mod concurrency;
 mod failures;
 mod layout;
+mod prune;
 mod secrets;
 mod verify;
 

@@ -2,53 +2,14 @@
 //! audit trail or in an error message.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use containarium::engine::Password;
 
+use crate::support::procs::ArgvWatcher;
 use crate::support::{Harness, Tenant, create_req, fingerprint, none, restore_req};
 
 const SECRET: &str = "s3cr3t-Tr0ub4dor-&3";
-
-/// Scans every `/proc/*/cmdline` in a loop until stopped.
-struct Watcher {
-    stop: Arc<AtomicBool>,
-    handle: std::thread::JoinHandle<(Vec<String>, Vec<String>)>,
-}
-
-impl Watcher {
-    fn start() -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::spawn(move || {
-            let (mut leaks, mut seen) = (Vec::new(), Vec::new());
-            while !flag.load(Ordering::Relaxed) {
-                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-                    let Ok(raw) = std::fs::read(entry.path().join("cmdline")) else {
-                        continue;
-                    };
-                    let cmd = String::from_utf8_lossy(&raw).replace('\0', " ");
-                    if cmd.contains(SECRET) {
-                        leaks.push(cmd.clone());
-                    }
-                    if (cmd.contains("pg_dump") || cmd.contains("pg_restore"))
-                        && !seen.contains(&cmd)
-                    {
-                        seen.push(cmd);
-                    }
-                }
-            }
-            (leaks, seen)
-        });
-        Self { stop, handle }
-    }
-
-    fn finish(self) -> (Vec<String>, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap()
-    }
-}
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -82,7 +43,7 @@ async fn the_password_is_on_no_argv_and_in_no_log() {
     let h = Harness::new(&[("alice", &t)]);
     let pw = Password::new(SECRET).unwrap();
 
-    let watcher = Watcher::start();
+    let watcher = ArgvWatcher::start(SECRET);
     let mut req = create_req("alice", "app");
     req.connection.password = pw.clone();
     let r = h
@@ -95,16 +56,22 @@ async fn the_password_is_on_no_argv_and_in_no_log() {
     let mut req = restore_req(&r.id, "copy");
     req.connection.password = pw.clone();
     h.service.restore(none(), req).await.unwrap();
-    let (leaks, seen) = watcher.finish();
+    let scan = watcher.finish();
 
-    assert!(leaks.is_empty(), "password on an argv: {leaks:?}");
     assert!(
-        seen.iter().any(|c| c.contains("pg_dump -Fc")),
-        "the watcher saw pg_dump run: {seen:?}"
+        scan.leaks.is_empty(),
+        "password on an argv: {:?}",
+        scan.leaks
     );
     assert!(
-        seen.iter().any(|c| c.contains("pg_restore")),
-        "the watcher saw pg_restore run: {seen:?}"
+        scan.seen.iter().any(|c| c.contains("pg_dump -Fc")),
+        "the watcher saw pg_dump run: {:?}",
+        scan.seen
+    );
+    assert!(
+        scan.seen.iter().any(|c| c.contains("pg_restore")),
+        "the watcher saw pg_restore run: {:?}",
+        scan.seen
     );
     assert_eq!(fingerprint(&t, "copy"), fingerprint(&t, "app"));
 

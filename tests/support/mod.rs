@@ -4,6 +4,8 @@
 
 pub mod daemon;
 pub mod emulators;
+pub mod mcp_client;
+pub mod procs;
 pub mod tenant;
 
 use containarium::auth::{Authenticator, Credentials};
@@ -29,8 +31,23 @@ SELECT lo_from_bytea(0, convert_to(repeat('large object ✓ ', 1000), 'UTF8'));
 SELECT lo_from_bytea(0, '\xdeadbeef00'::bytea);
 ";
 
+/// Somewhere SQL runs as the superuser: a netns [`Tenant`] over its socket,
+/// or a tenant container through its manager. Seeding and fingerprints are
+/// written once against this.
+pub trait Psql {
+    /// Runs SQL in `database` and returns the unaligned, tuples-only output;
+    /// panics when it fails.
+    fn psql(&self, database: &str, sql: &str) -> String;
+}
+
+impl Psql for Tenant {
+    fn psql(&self, database: &str, sql: &str) -> String {
+        Tenant::psql(self, database, sql)
+    }
+}
+
 /// Seeds `database` with [`SEED`] plus an `owner` table naming `marker`.
-pub fn seed(t: &Tenant, database: &str, marker: &str) {
+pub fn seed(t: &impl Psql, database: &str, marker: &str) {
     t.psql(database, SEED);
     t.psql(
         database,
@@ -40,7 +57,7 @@ pub fn seed(t: &Tenant, database: &str, marker: &str) {
 
 /// Every user table's row count and content hash, plus large objects: equal
 /// fingerprints mean equal contents.
-pub fn fingerprint(t: &Tenant, database: &str) -> Vec<String> {
+pub fn fingerprint(t: &impl Psql, database: &str) -> Vec<String> {
     let tables = t.psql(
         database,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \

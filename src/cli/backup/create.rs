@@ -61,14 +61,7 @@ impl Args {
         };
         let resp = while_running("backing up", s.api.create_backup(&s.creds, req)).await?;
         s.print(&resp, || human(&resp))?;
-        for failure in &resp.failures {
-            eprintln!("failed: {failure}");
-        }
-        Ok(if resp.failures.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
+        Ok(super::report_failures(&resp.failures))
     }
 }
 

@@ -45,6 +45,18 @@ enum Command {
     Check(check::Args),
 }
 
+/// Prints each partial failure on stderr; non-zero exit when there was any.
+fn report_failures(failures: &[String]) -> ExitCode {
+    for failure in failures {
+        eprintln!("failed: {failure}");
+    }
+    if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 impl Args {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let session = self.remote.session().await?;

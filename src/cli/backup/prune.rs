@@ -83,14 +83,7 @@ impl Args {
         };
         let resp = s.api.prune_backups(&s.creds, req).await?;
         s.print(&resp, || human(&resp, self.dry_run))?;
-        for failure in &resp.failures {
-            eprintln!("failed: {failure}");
-        }
-        Ok(if resp.failures.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
+        Ok(super::report_failures(&resp.failures))
     }
 }
 

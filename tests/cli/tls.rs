@@ -1,0 +1,81 @@
+//! TLS on both ports: the CLI reaches the daemon over `https://` with
+//! `--ca-cert`, through gRPC and REST; without the CA, or in plain text, it
+//! does not get in.
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+
+use crate::support::daemon::TestDaemon;
+use crate::support::{Tenant, config_for};
+use crate::{BOTH, Cli, Transport};
+
+/// A throwaway CA and a server certificate for 127.0.0.1 / localhost.
+fn certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, leaf.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cli_speaks_tls_to_both_ports() {
+    let t = Tenant::start();
+    t.create_db("app");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(dir.path());
+    let mut config = config_for(dir.path(), &[("alice", &t)]);
+    config.server.tls_cert = Some(cert);
+    config.server.tls_key = Some(key);
+    let d = TestDaemon::start(&config).await;
+    let token = Some(d.admin());
+    let ca = ca.display().to_string();
+
+    for transport in BOTH {
+        let addr = if transport == Transport::Grpc {
+            d.grpc
+        } else {
+            d.http
+        };
+        let https = Cli::at(
+            format!("https://{addr}"),
+            transport == Transport::Rest,
+            token.clone(),
+        );
+        let created = https
+            .json(&["create", "alice", "--database", "app", "--ca-cert", &ca])
+            .await;
+        assert!(
+            created["record"]["id"]
+                .as_str()
+                .unwrap()
+                .starts_with("alice-app-")
+        );
+        let listed = https.json(&["list", "--ca-cert", &ca]).await;
+        assert!(!listed["records"].as_array().unwrap().is_empty());
+
+        // Without the CA the server is not trusted; plain text is not served.
+        let untrusted = https.run(&["list"]).await;
+        assert!(!untrusted.status.success(), "{untrusted:?}");
+        let plain = Cli::at(
+            format!("http://{addr}"),
+            transport == Transport::Rest,
+            token.clone(),
+        );
+        assert!(!plain.run(&["list"]).await.status.success());
+    }
+    d.stop().await;
+}
