@@ -19,6 +19,24 @@ use crate::{Error, Result};
 
 /// The sidecar's suffix: `<id>.meta.json`, locally and beside bucket dumps.
 pub const META: &str = ".meta.json";
+
+/// Verification evidence beside a bucket dump: one new object per restore
+/// test (`<id>.verify-<UTC yyyymmddThhmmssZ>-<hex>.json`), never an overwrite,
+/// so retention-locked buckets keep working. Names sort by time.
+pub fn verification_key(id: &str, v: &Verification) -> String {
+    format!(
+        "{id}{VERIFY_INFIX}{}-{:08x}.json",
+        v.verified_at.format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>()
+    )
+}
+
+/// What every verification object of `id` starts with.
+pub fn verification_prefix(id: &str) -> String {
+    format!("{id}{VERIFY_INFIX}")
+}
+
+const VERIFY_INFIX: &str = ".verify-";
 const RESERVED: &str = ".reserved";
 
 /// The sidecar directory.

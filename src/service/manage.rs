@@ -60,8 +60,8 @@ impl BackupService {
         .await
     }
 
-    /// Removes a record's dump, then (for buckets) the sidecar beside it,
-    /// then the record. A dump already gone (lifecycle rules, manual
+    /// Removes a record's dump, then (for buckets) the sidecar and the
+    /// verification objects beside it, then the record. A dump already gone (lifecycle rules, manual
     /// cleanup) still lets the record go. Call with the id locked.
     pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
         let id = &record.id;
@@ -75,10 +75,14 @@ impl BackupService {
             Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
         };
         if record.destination != Destination::Local {
-            match store.delete(&format!("{id}{META}")).await {
-                Ok(()) => {}
-                Err(e) if e.code == Code::NotFound => {}
-                Err(e) => return Err(e.context(format!("deleting the sidecar of {id}"))),
+            let mut beside = store.list(&crate::catalog::verification_prefix(id)).await?;
+            beside.push(format!("{id}{META}"));
+            for key in beside {
+                match store.delete(&key).await {
+                    Ok(()) => {}
+                    Err(e) if e.code == Code::NotFound => {}
+                    Err(e) => return Err(e.context(format!("deleting {}", store.location(&key)))),
+                }
             }
         }
         self.inner.catalog.remove(id)?;

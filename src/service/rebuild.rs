@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::{self, Destination, META, Record, validate_name};
+use crate::catalog::{self, Destination, META, Record, Verification, validate_name};
 use crate::store::Store;
 use crate::{Code, Error, Result};
 
@@ -108,6 +108,8 @@ impl BackupService {
                         record.location
                     )));
                 }
+                let mut record = record;
+                record.last_verification = newest_evidence(store, &keys, stem).await;
                 Ok(record)
             };
             let record = match checked.await {
@@ -118,6 +120,17 @@ impl BackupService {
                 }
             };
             match self.inner.catalog.get(id) {
+                // Known: only newer evidence from the bucket changes it.
+                Ok(mut known)
+                    if newer(
+                        record.last_verification.as_ref(),
+                        known.last_verification.as_ref(),
+                    ) =>
+                {
+                    known.last_verification = record.last_verification;
+                    self.inner.catalog.put(&known)?;
+                    out.unchanged += 1;
+                }
                 Ok(_) => out.unchanged += 1,
                 Err(e) if e.code == Code::NotFound => {
                     self.inner.catalog.put(&record)?;
@@ -127,5 +140,37 @@ impl BackupService {
             }
         }
         Ok(())
+    }
+}
+
+/// The newest verification object beside `stem` (names sort by time); one
+/// that cannot be read is skipped with a warning in the log.
+async fn newest_evidence(store: &dyn Store, keys: &[String], stem: &str) -> Option<Verification> {
+    let id = stem.rsplit('/').next().unwrap_or(stem);
+    let prefix = format!(
+        "{}{}",
+        &stem[..stem.len() - id.len()],
+        catalog::verification_prefix(id)
+    );
+    for key in keys
+        .iter()
+        .rev()
+        .filter(|k| k.starts_with(&prefix) && k.ends_with(".json"))
+    {
+        let read = store.get_small(key, SIDECAR_LIMIT).await;
+        match read.map(|b| serde_json::from_slice::<Verification>(&b)) {
+            Ok(Ok(v)) => return Some(v),
+            Ok(Err(e)) => tracing::warn!(key, error = %e, "unreadable verification object"),
+            Err(e) => tracing::warn!(key, error = %e, "unreadable verification object"),
+        }
+    }
+    None
+}
+
+fn newer(candidate: Option<&Verification>, known: Option<&Verification>) -> bool {
+    match (candidate, known) {
+        (Some(c), Some(k)) => c.verified_at > k.verified_at,
+        (Some(_), None) => true,
+        (None, _) => false,
     }
 }

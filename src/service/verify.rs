@@ -11,7 +11,7 @@ use chrono::Utc;
 use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Check, Record, Verification, VerifyResult, validate_name};
+use crate::catalog::{self, Check, Destination, Record, Verification, VerifyResult, validate_name};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
 use crate::{Error, Result};
@@ -106,11 +106,29 @@ impl BackupService {
         };
         let mut updated = record;
         updated.last_verification = Some(verification.clone());
+        if updated.destination != Destination::Local {
+            self.put_evidence(&updated, &verification).await;
+        }
         self.inner.catalog.put(&updated)?;
         if verification.result == VerifyResult::Failed {
             facts.outcome("failed", &verification.error);
         }
         Ok((updated, verification))
+    }
+
+    /// Stores the verification as a new object beside the bucket dump, so a
+    /// daemon that rebuilds its index from the bucket keeps the evidence. A
+    /// bucket that cannot take it is logged; the local record still has it.
+    async fn put_evidence(&self, record: &Record, v: &Verification) {
+        let key = catalog::verification_key(&record.id, v);
+        let stored = match (self.store_of(record), serde_json::to_vec_pretty(v)) {
+            (Ok(store), Ok(json)) => store.put(&key, bytes::Bytes::from(json)).await,
+            (Err(e), _) => Err(e),
+            (_, Err(e)) => Err(e.into()),
+        };
+        if let Err(e) = stored {
+            tracing::warn!(id = %record.id, key, error = %e, "verification evidence not stored in the bucket");
+        }
     }
 
     /// Runs the checks in order, stopping at the first that makes the rest

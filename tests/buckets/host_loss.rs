@@ -12,7 +12,7 @@ use crate::{Bucket, create, restore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
-    let tenant = Tenant::start();
+    let (tenant, scratch) = (Tenant::start(), Tenant::start());
     tenant.create_db("app");
     seed(&tenant, "app", "alice");
     let gcs = Bucket::start(Destination::Gcs, "backups");
@@ -20,7 +20,7 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
 
     // Host A backs up to both buckets (and locally), then is lost.
     let dir_a = tempfile::tempdir().unwrap();
-    let mut config_a = config_for(dir_a.path(), &[("alice", &tenant)]);
+    let mut config_a = config_for(dir_a.path(), &[("alice", &tenant), ("scratch", &scratch)]);
     gcs.configure(&mut config_a, "gs://backups/host", &[]);
     s3.configure(&mut config_a, "s3://backups/host", &[]);
     let a = TestDaemon::start(&config_a).await;
@@ -37,6 +37,22 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
             .unwrap();
         made.push(r);
     }
+    // Restore tests on host A leave their evidence in the buckets.
+    for r in &mut made {
+        let verify = proto::VerifyBackupRequest {
+            id: r.id.clone(),
+            target_username: "scratch".into(),
+            connection: None,
+        };
+        let v = c
+            .verify_backup(authed(verify, &a.admin()))
+            .await
+            .unwrap()
+            .into_inner();
+        let result = v.verification.as_ref().unwrap().result();
+        assert_eq!(result, proto::VerificationResult::Passed);
+        *r = v.record.unwrap();
+    }
     c.create_backup(authed(
         create("alice", "app", proto::BackupDestination::Local, ""),
         &tok,
@@ -48,7 +64,7 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
 
     // Host B: a fresh directory, the same buckets.
     let dir_b = tempfile::tempdir().unwrap();
-    let mut config_b = config_for(dir_b.path(), &[("alice", &tenant)]);
+    let mut config_b = config_for(dir_b.path(), &[("alice", &tenant), ("scratch", &scratch)]);
     gcs.configure(&mut config_b, "gs://backups/host", &[]);
     s3.configure(&mut config_b, "s3://backups/host", &[]);
     let b = TestDaemon::start(&config_b).await;
@@ -117,7 +133,11 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
         .records;
     listed.sort_by(|x, y| x.location.cmp(&y.location));
     made.sort_by(|x, y| x.location.cmp(&y.location));
-    assert_eq!(listed, made, "the same records as host A's");
+    assert_eq!(
+        listed, made,
+        "the same records as host A's, verifications included"
+    );
+    assert!(listed.iter().all(|r| r.last_verification.is_some()));
 
     for (i, r) in made.iter().enumerate() {
         let db = format!("restored{i}");
@@ -130,6 +150,31 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
             "{}",
             r.location
         );
+    }
+    // Each bucket holds one verification object per backup; delete on host
+    // B removes dump, sidecar and evidence alike.
+    for (bucket, r) in [&gcs, &s3].into_iter().zip(&made) {
+        let id = r.id.as_str();
+        let beside = |suffix: &str| {
+            bucket
+                .objects("backups")
+                .iter()
+                .filter(|k| k.contains(id) && k.contains(suffix))
+                .count()
+        };
+        assert_eq!(beside(".verify-"), 1, "{:?}", bucket.objects("backups"));
+        c.delete_backup(authed(
+            proto::DeleteBackupRequest { id: id.to_string() },
+            &admin,
+        ))
+        .await
+        .unwrap();
+        let left: Vec<_> = bucket
+            .objects("backups")
+            .into_iter()
+            .filter(|k| k.contains(id))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
     let audit = std::fs::read_to_string(config_b.backup_dir.join("audit.jsonl")).unwrap();
     assert_eq!(
