@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod cli;
 mod guard;
 mod host_loss;
 mod interrupted;

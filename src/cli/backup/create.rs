@@ -43,9 +43,11 @@ pub struct Args {
     /// Where the dump is stored.
     #[arg(long, value_enum, default_value_t = Dest::Local)]
     dest: Dest,
-    /// gs://bucket/prefix for --dest gcs (the object is <prefix>/<id>.dump).
-    #[arg(long)]
-    gcs_bucket: Option<String>,
+    /// The bucket for --dest gcs or s3: gs://bucket/prefix or
+    /// s3://bucket/prefix (the object is <prefix>/<id>.dump). Omit it to use
+    /// the daemon's default bucket; only allow-listed buckets are accepted.
+    #[arg(long, visible_alias = "gcs-bucket")]
+    bucket: Option<String>,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -56,7 +58,7 @@ impl Args {
             username: self.tenant.unwrap_or_default(),
             connection: Some(self.db.connection(self.database)?),
             destination: BackupDestination::from(self.dest).into(),
-            gcs_bucket: self.gcs_bucket.unwrap_or_default(),
+            gcs_bucket: self.bucket.unwrap_or_default(),
             all_tenants: self.all_tenants,
         };
         let resp = while_running("backing up", s.api.create_backup(&s.creds, req)).await?;

@@ -8,6 +8,7 @@ mod db;
 mod delete;
 mod format;
 mod get;
+mod index;
 mod list;
 mod prune;
 pub(crate) mod remote;
@@ -43,6 +44,8 @@ enum Command {
     Prune(prune::Args),
     /// Exit non-zero when a backup or verification is too old.
     Check(check::Args),
+    /// The local index: rebuild it from the buckets after losing the host.
+    Index(index::Args),
 }
 
 /// Prints each partial failure on stderr; non-zero exit when there was any.
@@ -69,6 +72,7 @@ impl Args {
             Command::Delete(a) => a.run(&session).await,
             Command::Prune(a) => a.run(&session).await,
             Command::Check(a) => a.run(&session).await,
+            Command::Index(a) => a.run(&session).await,
         }
     }
 }
