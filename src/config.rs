@@ -31,6 +31,11 @@ pub struct Config {
     pub queue_timeout_secs: u64,
     /// How long SIGTERM waits for running operations before exiting.
     pub shutdown_grace_secs: u64,
+    /// Treat the default buckets as the shared catalog: before each read,
+    /// index the sidecars other daemons wrote there and drop records whose
+    /// backups another daemon deleted. Several hosts then list and restore
+    /// each other's bucket backups. Costs one bucket listing per operation.
+    pub catalog_sync: bool,
     /// Append-only audit log; default `<backup-dir>/audit.jsonl`.
     pub audit_log: Option<PathBuf>,
     /// The default driver and container name template.
@@ -53,6 +58,7 @@ impl Default for Config {
             max_concurrent: 4,
             queue_timeout_secs: 600,
             shutdown_grace_secs: 60,
+            catalog_sync: false,
             audit_log: None,
             runtime: RuntimeConfig::default(),
             tenants: BTreeMap::new(),

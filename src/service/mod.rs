@@ -63,6 +63,11 @@ const AUDITED: &[&str] = &[
     "index_rebuild",
 ];
 
+/// Actions that read the catalog: with `catalog-sync` they see the buckets.
+const SYNCED: &[&str] = &[
+    "list", "get", "restore", "verify", "delete", "prune", "check",
+];
+
 /// A cheap-to-clone handle on the service.
 #[derive(Clone)]
 pub struct BackupService {
@@ -75,6 +80,8 @@ struct Inner {
     catalog: Catalog,
     /// The local directory and every configured bucket destination.
     stores: Stores,
+    /// Whether reads first fold in the buckets' sidecars (`catalog-sync`).
+    catalog_sync: bool,
     spool_dir: PathBuf,
     audit: Audit,
     limits: Limits,
@@ -104,6 +111,7 @@ impl BackupService {
                 tenants: config.tenants(),
                 catalog,
                 stores,
+                catalog_sync: config.catalog_sync,
                 spool_dir,
                 audit,
                 limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
@@ -191,7 +199,12 @@ impl BackupService {
         let audited = AUDITED.contains(&action);
         let task = self.inner.tasks.spawn(async move {
             let result = match work {
-                Some(w) => w.await,
+                Some(w) => {
+                    if svc.inner.catalog_sync && SYNCED.contains(&action) {
+                        svc.sync_from_buckets().await;
+                    }
+                    w.await
+                }
                 None => Err(facts.early_error()),
             };
             let denied = result.as_ref().is_err_and(|e| {

@@ -66,7 +66,7 @@ impl BackupService {
                 facts.destination(destination.name());
                 out.scanned
                     .push(store.location("").trim_end_matches('/').to_string());
-                svc.rebuild_from(destination, store.as_ref(), &mut out)
+                svc.rebuild_from(destination, store.as_ref(), &mut out, false)
                     .await?;
             }
             facts.size(i64::try_from(out.added.len()).unwrap_or(i64::MAX));
@@ -76,11 +76,37 @@ impl BackupService {
         .await
     }
 
+    /// `catalog-sync`: folds in what other daemons wrote to the default
+    /// buckets and drops what they deleted. Failures are logged; reads then
+    /// go on with the local index as it is.
+    pub(super) async fn sync_from_buckets(&self) {
+        let stores = match self.inner.stores.for_rebuild(None) {
+            Ok(s) => s,
+            Err(e) => return tracing::warn!(error = %e, "catalog sync: no bucket to read"),
+        };
+        let mut out = RebuildOutcome::default();
+        for (destination, store) in stores {
+            if let Err(e) = self
+                .rebuild_from(destination, store.as_ref(), &mut out, true)
+                .await
+            {
+                tracing::warn!(error = %e, "catalog sync failed; using the local index");
+            }
+        }
+        for w in &out.warnings {
+            tracing::warn!(warning = %w, "catalog sync skipped a sidecar");
+        }
+    }
+
+    /// Indexes the sidecars of `store`; with `drop_vanished`, also removes
+    /// local records of this bucket scope whose sidecar is gone (deleted by
+    /// another daemon), unless an operation here holds them.
     async fn rebuild_from(
         &self,
         destination: Destination,
         store: &dyn Store,
         out: &mut RebuildOutcome,
+        drop_vanished: bool,
     ) -> Result<()> {
         let keys = store.list("").await?;
         let present: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
@@ -137,6 +163,27 @@ impl BackupService {
                     out.added.push(record);
                 }
                 Err(e) => out.warnings.push(format!("{found}: {}", e.message)),
+            }
+        }
+        if drop_vanished {
+            let scope = store.location("");
+            for record in self.inner.catalog.list(None)?.records {
+                let Some(dump) = record.location.strip_prefix(&scope) else {
+                    continue;
+                };
+                let sidecar = format!("{}{META}", dump.trim_end_matches(".dump"));
+                if record.destination != destination || present.contains(sidecar.as_str()) {
+                    continue;
+                }
+                // A create here writes the bucket sidecar before the local
+                // record, so asking again rules out one made after the listing.
+                let Some(_lock) = self.inner.locks.try_lock(&record.id) else {
+                    continue;
+                };
+                if store.list(&sidecar).await?.iter().all(|k| *k != sidecar) {
+                    tracing::info!(id = %record.id, "catalog sync: deleted by another daemon");
+                    self.inner.catalog.remove(&record.id)?;
+                }
             }
         }
         Ok(())
