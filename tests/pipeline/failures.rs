@@ -10,13 +10,7 @@ async fn a_flipped_byte_is_refused_before_the_database_is_touched() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let h = Harness::new(&[("alice", &t)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
 
     // The target: an existing database with different contents.
     t.create_db("target");
@@ -60,13 +54,7 @@ async fn a_truncated_dump_is_refused_too() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let h = Harness::new(&[("alice", &t)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
     let path = h.backup_dir().join(format!("{}.dump", r.id));
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
@@ -186,13 +174,7 @@ async fn a_failed_restore_changes_nothing() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let h = Harness::new(&[("alice", &t)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
     // Restoring without --clean over a database that already has the
     // tables fails; single-transaction means nothing was half-applied.
     t.create_db("busy");

@@ -152,13 +152,7 @@ async fn the_newest_stays_and_an_empty_policy_is_refused() {
     t.create_db("app");
     let h = Harness::new(&[("alice", &t)]);
     let old = synthesize(h.backup_dir(), "alice", "app", 5, 24 * 400);
-    let newest = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let newest = h.backup("alice", "app").await;
 
     let e = h
         .service

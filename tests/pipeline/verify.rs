@@ -4,7 +4,17 @@ use containarium::Code;
 use containarium::catalog::VerifyResult;
 use containarium::service::VerifyRequest;
 
-use crate::support::{Harness, Tenant, create_req, none, seed};
+use crate::support::{Harness, Tenant, none, seed};
+
+/// alice's "app" seeded in one cluster, a second cluster as the scratch
+/// tenant, and a service over both.
+fn seeded_pair() -> (Tenant, Tenant, Harness) {
+    let (src, dst) = (Tenant::start(), Tenant::start());
+    src.create_db("app");
+    seed(&src, "app", "alice");
+    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
+    (src, dst, h)
+}
 
 fn verify_req(id: &str, target: &str) -> VerifyRequest {
     VerifyRequest {
@@ -38,13 +48,7 @@ async fn a_good_dump_passes_every_check_and_leaves_nothing() {
         "CREATE ROLE app_owner; ALTER TABLE people OWNER TO app_owner",
     ); // absent on the target
     let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
     assert_eq!(r.row_counts.as_ref().unwrap()["public.people"], 500);
 
     let (rec, v) = h
@@ -83,17 +87,8 @@ async fn a_good_dump_passes_every_check_and_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_manifest_that_differs_fails_the_comparison() {
-    let (src, dst) = (Tenant::start(), Tenant::start());
-    src.create_db("app");
-    seed(&src, "app", "alice");
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let (_src, dst, h) = seeded_pair();
+    let r = h.backup("alice", "app").await;
     // The manifest says more tables and rows than the dump holds (tables
     // dropped between counting and dumping).
     let path = h.backup_dir().join(format!("{}.meta.json", r.id));
@@ -169,13 +164,7 @@ async fn a_target_without_the_extension_fails_the_restore_check() {
         ),
     );
     let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
     drop(ext); // the target's server no longer has it
 
     let (_, v) = h
@@ -206,17 +195,8 @@ async fn a_target_without_the_extension_fails_the_restore_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_corrupted_byte_fails_integrity_before_anything_is_created() {
-    let (src, dst) = (Tenant::start(), Tenant::start());
-    src.create_db("app");
-    seed(&src, "app", "alice");
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let (_src, dst, h) = seeded_pair();
+    let r = h.backup("alice", "app").await;
     let path = h.backup_dir().join(format!("{}.dump", r.id));
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[100] ^= 0x80;
@@ -243,13 +223,7 @@ async fn refusals_happen_before_anything_runs() {
     let mut config = crate::support::config_for(dir.path(), &[("alice", &t), ("alias", &t)]);
     config.max_concurrent = 2;
     let h = Harness::with_config(dir, config);
-    let r = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap()
-        .records
-        .remove(0);
+    let r = h.backup("alice", "app").await;
     let before = t.databases();
 
     let e = h
@@ -284,18 +258,9 @@ async fn refusals_happen_before_anything_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn verify_racing_delete_never_resurrects_the_record() {
-    let (src, dst) = (Tenant::start(), Tenant::start());
-    src.create_db("app");
-    seed(&src, "app", "alice");
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
+    let (_src, dst, h) = seeded_pair();
     for _ in 0..3 {
-        let r = h
-            .service
-            .create(none(), create_req("alice", "app"))
-            .await
-            .unwrap()
-            .records
-            .remove(0);
+        let r = h.backup("alice", "app").await;
         let (v, d) = tokio::join!(
             h.service.verify(none(), verify_req(&r.id, "scratch")),
             h.service.delete(none(), r.id.clone())

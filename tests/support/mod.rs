@@ -131,6 +131,16 @@ impl Harness {
         }
     }
 
+    /// Backs up one database and returns its record.
+    pub async fn backup(&self, tenant: &str, database: &str) -> containarium::catalog::Record {
+        let mut out = self
+            .service
+            .create(none(), create_req(tenant, database))
+            .await
+            .unwrap();
+        out.records.remove(0)
+    }
+
     pub fn backup_dir(&self) -> &std::path::Path {
         &self.config.backup_dir
     }
