@@ -256,6 +256,22 @@ pub fn decode(bytes: &[u8], id: &str) -> Result<Record> {
     parse(bytes, id)
 }
 
+/// Records grouped by (tenant, database); each group keeps the order it was
+/// given (a listing's: newest first).
+pub fn by_database(
+    records: Vec<Record>,
+) -> std::collections::BTreeMap<(String, String), Vec<Record>> {
+    let mut groups: std::collections::BTreeMap<(String, String), Vec<Record>> =
+        std::collections::BTreeMap::new();
+    for r in records {
+        groups
+            .entry((r.username.clone(), r.database.clone()))
+            .or_default()
+            .push(r);
+    }
+    groups
+}
+
 fn parse(bytes: &[u8], id: &str) -> Result<Record> {
     let r: Record = serde_json::from_slice(bytes)
         .map_err(|e| Error::internal(format!("corrupt backup sidecar: {e}")))?;

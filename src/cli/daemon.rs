@@ -196,11 +196,7 @@ impl Args {
             tenants = config.tenants.len(),
             "containarium daemon listening"
         );
-        let tls = match (&config.server.tls_cert, &config.server.tls_key) {
-            (Some(cert), Some(key)) => Some(server::Tls::load(cert, key)?),
-            (None, None) => None,
-            _ => anyhow::bail!("[server] tls-cert and tls-key go together: set both or neither"),
-        };
+        let tls = server::Tls::from_config(&config.server)?;
         let options = server::Options {
             max_body_bytes: config.server.max_body_bytes,
             grace: Duration::from_secs(config.shutdown_grace_secs),

@@ -47,6 +47,20 @@ impl Tls {
         Ok(tls)
     }
 
+    /// TLS as `[server]` configures it: both files, or neither.
+    ///
+    /// # Errors
+    /// InvalidArgument for only one of the two, or as [`Tls::load`].
+    pub fn from_config(server: &crate::config::ServerConfig) -> Result<Option<Self>> {
+        match (&server.tls_cert, &server.tls_key) {
+            (Some(cert), Some(key)) => Self::load(cert, key).map(Some),
+            (None, None) => Ok(None),
+            _ => Err(Error::invalid(
+                "[server] tls-cert and tls-key go together: set both or neither",
+            )),
+        }
+    }
+
     /// The identity tonic serves gRPC with.
     pub fn grpc(&self) -> tonic::transport::ServerTlsConfig {
         tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(

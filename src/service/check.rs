@@ -2,8 +2,6 @@
 //! (tenant, database) with backups, and every configured tenant without any,
 //! is judged against a maximum age and, optionally, a verification window.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::BackupService;
@@ -42,14 +40,7 @@ impl BackupService {
             who.require(Scope::Read)?;
             let tenant = who.tenant_scope(req.tenant.clone())?;
             let listing = svc.inner.catalog.list(tenant.as_deref())?;
-            let mut groups: BTreeMap<(String, String), Vec<Record>> = BTreeMap::new();
-            for r in listing.records {
-                groups
-                    .entry((r.username.clone(), r.database.clone()))
-                    .or_default()
-                    .push(r);
-            }
-            let mut out: Vec<Freshness> = groups
+            let mut out: Vec<Freshness> = crate::catalog::by_database(listing.records)
                 .into_iter()
                 .map(|((tenant, database), records)| judge(tenant, database, &records, &req))
                 .collect();

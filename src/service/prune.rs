@@ -4,7 +4,7 @@
 
 use super::{BackupService, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Record, validate_name};
+use crate::catalog::{self, Record, validate_name};
 use crate::retention::{self, Policy};
 use crate::{Error, Result};
 
@@ -80,7 +80,11 @@ impl BackupService {
             dry_run: req.dry_run,
             ..PruneOutcome::default()
         };
-        for group in groups(listing.records, req.database.as_deref()) {
+        let mut records = listing.records;
+        if let Some(db) = &req.database {
+            records.retain(|r| &r.database == db);
+        }
+        for group in catalog::by_database(records).into_values() {
             let times: Vec<_> = group.iter().map(|r| r.created_at).collect();
             let verdicts = retention::apply(&req.policy, &times);
             for (i, (record, verdict)) in group.into_iter().zip(verdicts).enumerate() {
@@ -116,19 +120,4 @@ impl BackupService {
         facts.size(out.removed.iter().map(|r| r.size_bytes).sum());
         Ok(out)
     }
-}
-
-/// Records grouped by (tenant, database), each group newest first (the
-/// listing already is).
-fn groups(records: Vec<Record>, database: Option<&str>) -> Vec<Vec<Record>> {
-    let mut out: std::collections::BTreeMap<(String, String), Vec<Record>> =
-        std::collections::BTreeMap::new();
-    for r in records {
-        if database.is_none_or(|d| d == r.database) {
-            out.entry((r.username.clone(), r.database.clone()))
-                .or_default()
-                .push(r);
-        }
-    }
-    out.into_values().collect()
 }

@@ -265,8 +265,15 @@ fn state(dir: &std::path::Path, t: &Tenant) -> (Vec<String>, Vec<String>) {
     (files, t.databases())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_caller_every_rpc_every_transport() {
+/// alice (with a table in "app") and bob in two clusters, and the daemon
+/// over both; returns the backup directory to watch for writes.
+async fn matrix_daemon() -> (
+    Tenant,
+    Tenant,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    TestDaemon,
+) {
     let (t, bob) = (Tenant::start(), Tenant::start());
     t.create_db("app");
     t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
@@ -274,6 +281,12 @@ async fn every_caller_every_rpc_every_transport() {
     let config = config_for(dir.path(), &[("alice", &t), ("bob", &bob)]);
     let backups = config.backup_dir.clone();
     let d = TestDaemon::start(&config).await;
+    (t, bob, dir, backups, d)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_caller_every_rpc_every_transport() {
+    let (t, _bob, _dir, backups, d) = matrix_daemon().await;
     let admin = d.admin();
     let mut c = d.grpc_client().await;
     let alice_id = c
@@ -401,13 +414,7 @@ fn mcp_call(rpc: Rpc, id: &str, db: &str) -> Value {
 /// other caller gets each tool's answer from the same service.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_caller_every_tool_over_mcp() {
-    let (t, bob) = (Tenant::start(), Tenant::start());
-    t.create_db("app");
-    t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
-    let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &[("alice", &t), ("bob", &bob)]);
-    let backups = config.backup_dir.clone();
-    let d = TestDaemon::start(&config).await;
+    let (t, _bob, _dir, backups, d) = matrix_daemon().await;
     let admin = d.admin();
     let mut c = d.grpc_client().await;
     let mut fresh = async || {

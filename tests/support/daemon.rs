@@ -36,12 +36,7 @@ impl TestDaemon {
         let options = Options {
             max_body_bytes: config.server.max_body_bytes,
             grace: Duration::from_secs(config.shutdown_grace_secs),
-            tls: config
-                .server
-                .tls_cert
-                .as_ref()
-                .zip(config.server.tls_key.as_ref())
-                .map(|(c, k)| containarium::server::Tls::load(c, k).unwrap()),
+            tls: containarium::server::Tls::from_config(&config.server).unwrap(),
         };
         let handle = tokio::spawn(server::serve(
             service.clone(),
