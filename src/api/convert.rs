@@ -6,8 +6,8 @@ use crate::engine::{Password, RestoreOptions};
 use crate::proto;
 use crate::retention::{CalendarDuration, Policy};
 use crate::service::{
-    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, PruneOutcome, PruneRequest,
-    RebuildOutcome, RestoreRequest,
+    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, Operation, PruneOutcome,
+    PruneRequest, RebuildOutcome, RestoreRequest,
 };
 use crate::{Error, Result};
 
@@ -244,6 +244,26 @@ pub fn check_to_proto(statuses: &[Freshness]) -> proto::CheckBackupsResponse {
                 last_verified_at: time(&s.last_verified),
                 ok: s.problem.is_none(),
                 problem: s.problem.clone().unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+pub fn operations_to_proto(ops: &[Operation]) -> proto::ListOperationsResponse {
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    proto::ListOperationsResponse {
+        operations: ops
+            .iter()
+            .map(|o| proto::Operation {
+                id: o.id.to_string(),
+                kind: o.kind.into(),
+                username: o.tenant.clone(),
+                database: o.database.clone(),
+                backup_id: o.backup_id.clone(),
+                phase: o.phase.into(),
+                bytes_done: int(o.bytes_done),
+                bytes_total: int(o.bytes_total),
+                started_at: rfc3339(&o.started_at),
             })
             .collect(),
     }

@@ -63,6 +63,12 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::RebuildIndexRequest,
     ) -> Result<proto::RebuildIndexResponse>;
+    /// The running creates, restores and verifies the caller may see.
+    async fn list_operations(
+        &self,
+        creds: &Credentials,
+        req: proto::ListOperationsRequest,
+    ) -> Result<proto::ListOperationsResponse>;
 }
 
 #[async_trait]
@@ -170,5 +176,14 @@ impl Api for BackupService {
     ) -> Result<proto::RebuildIndexResponse> {
         let bucket = (!req.bucket.is_empty()).then_some(req.bucket);
         Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
+    }
+
+    async fn list_operations(
+        &self,
+        creds: &Credentials,
+        req: proto::ListOperationsRequest,
+    ) -> Result<proto::ListOperationsResponse> {
+        let tenant = (!req.username.is_empty()).then_some(req.username);
+        Ok(operations_to_proto(&self.operations(creds, tenant).await?))
     }
 }

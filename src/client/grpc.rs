@@ -156,6 +156,14 @@ impl Api for GrpcClient {
     ) -> Result<proto::RebuildIndexResponse> {
         self.answer(self.stub().rebuild_index(authorized(creds, req)?).await)
     }
+
+    async fn list_operations(
+        &self,
+        creds: &Credentials,
+        req: proto::ListOperationsRequest,
+    ) -> Result<proto::ListOperationsResponse> {
+        self.answer(self.stub().list_operations(authorized(creds, req)?).await)
+    }
 }
 
 #[cfg(test)]

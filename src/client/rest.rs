@@ -202,6 +202,21 @@ impl Api for RestClient {
         )
         .await
     }
+
+    async fn list_operations(
+        &self,
+        creds: &Credentials,
+        req: proto::ListOperationsRequest,
+    ) -> Result<proto::ListOperationsResponse> {
+        let mut url = self.base.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(["v1", "operations"]);
+        }
+        if !req.username.is_empty() {
+            url.query_pairs_mut().append_pair("username", &req.username);
+        }
+        self.call(Method::GET, url, creds, NO_BODY).await
+    }
 }
 
 #[cfg(test)]

@@ -62,4 +62,5 @@ rpcs! {
     prune_backups: proto::PruneBackupsRequest => proto::PruneBackupsResponse;
     check_backups: proto::CheckBackupsRequest => proto::CheckBackupsResponse;
     rebuild_index: proto::RebuildIndexRequest => proto::RebuildIndexResponse;
+    list_operations: proto::ListOperationsRequest => proto::ListOperationsResponse;
 }

@@ -96,6 +96,14 @@ impl From<ListArgs> for proto::ListBackupsRequest {
     }
 }
 
+impl From<ListArgs> for proto::ListOperationsRequest {
+    fn from(a: ListArgs) -> Self {
+        Self {
+            username: a.username.unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IdArgs {

@@ -115,6 +115,31 @@ impl Summary for proto::DeleteBackupResponse {
     }
 }
 
+impl Summary for proto::ListOperationsResponse {
+    fn summary(&self) -> String {
+        self.operations.iter().fold(
+            format!("{} running operations", self.operations.len()),
+            |s, o| {
+                let of = if o.bytes_total > 0 {
+                    format!(" of {}", o.bytes_total)
+                } else {
+                    String::new()
+                };
+                s + &format!(
+                    "\n- {} {}/{} {} {}: {}{of} bytes since {}",
+                    o.kind,
+                    o.username,
+                    o.database,
+                    o.backup_id,
+                    o.phase,
+                    o.bytes_done,
+                    o.started_at
+                )
+            },
+        )
+    }
+}
+
 fn result_name(v: i32) -> &'static str {
     match proto::VerificationResult::try_from(v) {
         Ok(proto::VerificationResult::Passed) => "passed",

@@ -1,4 +1,4 @@
-//! The six tools. Each translates its arguments into the proto request and
+//! The tools. Each translates its arguments into the proto request and
 //! calls the matching [`crate::api::Api`] method with the caller's
 //! credentials; scopes, tenancy and validation are the service's.
 
@@ -93,5 +93,19 @@ impl Tools {
     ) -> CallToolResult {
         let creds = self.credentials(&ctx);
         reply(self.api.delete_backup(&creds, args.into()).await)
+    }
+
+    #[tool(
+        description = "List the creates, restores and verifies running now, with bytes so far \
+                       (one tenant's, or every tenant's for an admin); needs backups:read.",
+        annotations(read_only_hint = true)
+    )]
+    async fn list_operations(
+        &self,
+        Parameters(args): Parameters<ListArgs>,
+        ctx: RequestContext<RoleServer>,
+    ) -> CallToolResult {
+        let creds = self.credentials(&ctx);
+        reply(self.api.list_operations(&creds, args.into()).await)
     }
 }

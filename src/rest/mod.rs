@@ -36,6 +36,7 @@ pub fn router(api: Shared, max_body: usize) -> Router {
         .route("/v1/backups:prune", post(prune))
         .route("/v1/backups:check", get(check))
         .route("/v1/backups:rebuildIndex", post(rebuild_index))
+        .route("/v1/operations", get(operations))
         .route("/healthz", get(|| async { "ok\n" }))
         .route(
             "/openapi.json",
@@ -74,14 +75,40 @@ async fn list(
     h: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(k) = q.keys().find(|k| k.as_str() != "username") {
-        return ApiError::from(Error::invalid(format!("unknown query parameter {k:?}")))
-            .into_response();
+    match username_only(q) {
+        Ok(username) => respond(
+            api.list_backups(&creds(&h), proto::ListBackupsRequest { username })
+                .await,
+            &[],
+        ),
+        Err(e) => e.into_response(),
     }
-    let req = proto::ListBackupsRequest {
-        username: q.get("username").cloned().unwrap_or_default(),
-    };
-    respond(api.list_backups(&creds(&h), req).await, &[])
+}
+
+async fn operations(
+    State(api): State<Shared>,
+    h: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    match username_only(q) {
+        Ok(username) => respond(
+            api.list_operations(&creds(&h), proto::ListOperationsRequest { username })
+                .await,
+            &[],
+        ),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The `username` filter, the one query parameter of the list routes.
+fn username_only(mut q: HashMap<String, String>) -> Result<String, ApiError> {
+    let username = q.remove("username").unwrap_or_default();
+    match q.keys().next() {
+        Some(k) => Err(ApiError::from(Error::invalid(format!(
+            "unknown query parameter {k:?}"
+        )))),
+        None => Ok(username),
+    }
 }
 
 async fn get_one(State(api): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {

@@ -196,6 +196,10 @@ impl BackupService {
         let created_at = Utc::now();
         let reservation = self.inner.catalog.reserve(tenant, database, &created_at)?;
         let id = reservation.id.clone();
+        let progress = self
+            .inner
+            .operations
+            .start("create", tenant, database, &id, 0);
         let relation_count = match engine::relation_count(target, conn, database).await {
             Ok(n) => Some(n),
             Err(e) => {
@@ -221,7 +225,7 @@ impl BackupService {
                 return Err(e);
             }
         };
-        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
         let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
         drop(stdout);
         let done = child.finish().await;

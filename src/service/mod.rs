@@ -7,6 +7,7 @@ mod create;
 mod facts;
 mod limits;
 mod manage;
+mod operations;
 mod prune;
 mod rebuild;
 mod requests;
@@ -17,6 +18,7 @@ mod verify;
 
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
+pub use operations::Operation;
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
@@ -38,6 +40,7 @@ use crate::store::LocalStore;
 use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
+use operations::Operations;
 use stores::Stores;
 
 /// Only Postgres dumps are restored; an unknown engine is never guessed.
@@ -89,6 +92,8 @@ struct Inner {
     /// Every running operation, so shutdown can wait for them.
     tasks: TaskTracker,
     metrics: Metrics,
+    /// Running creates, restores and verifies with their bytes so far.
+    operations: Arc<Operations>,
 }
 
 impl BackupService {
@@ -118,6 +123,7 @@ impl BackupService {
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::default(),
+                operations: Arc::default(),
             }),
         })
     }

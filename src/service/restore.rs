@@ -4,6 +4,7 @@
 
 use tokio::io::AsyncWriteExt;
 
+use super::operations::Progress;
 use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
@@ -45,13 +46,22 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
-        let spool = self.spool(&record).await?;
+        let progress = self.inner.operations.start(
+            "restore",
+            &record.username,
+            &database,
+            &record.id,
+            record.size_bytes.unsigned_abs(),
+        );
+        let spool = self.spool(&record, &progress).await?;
 
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
             engine::create_database(&target, &conn, &database).await?;
         }
-        if let Err(stderr) = pg_restore(&target, &conn, &database, req.options, &spool).await? {
+        if let Err(stderr) =
+            pg_restore(&target, &conn, &database, req.options, &spool, &progress).await?
+        {
             if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
                 tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
             }
@@ -76,10 +86,12 @@ pub(super) async fn pg_restore(
     database: &str,
     options: RestoreOptions,
     spool: &Spool,
+    progress: &Progress,
 ) -> Result<Result<(), String>> {
+    progress.phase("restoring");
     let mut child = engine::restore(target, conn, database, options).await?;
     let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-    let mut reader = spool.reader().await?;
+    let mut reader = progress.tap(spool.reader().await?);
     let fed = tokio::io::copy(&mut reader, &mut stdin).await;
     let _ = stdin.shutdown().await;
     drop(stdin);

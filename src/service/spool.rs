@@ -6,6 +6,7 @@
 use tokio::io::AsyncSeekExt;
 
 use super::BackupService;
+use super::operations::Progress;
 use crate::catalog::Record;
 use crate::stream::{self, Digest};
 use crate::{Error, Result};
@@ -31,9 +32,9 @@ impl BackupService {
     /// # Errors
     /// FailedPrecondition "integrity check failed" on a size or SHA-256
     /// mismatch; NotFound when the stored dump is gone.
-    pub(super) async fn spool(&self, record: &Record) -> Result<Spool> {
+    pub(super) async fn spool(&self, record: &Record, progress: &Progress) -> Result<Spool> {
         let store = self.store_of(record)?;
-        let mut reader = store.reader(&format!("{}.dump", record.id)).await?;
+        let mut reader = progress.tap(store.reader(&format!("{}.dump", record.id)).await?);
         let file = tempfile::Builder::new()
             .prefix(".restore-")
             .tempfile_in(&self.inner.spool_dir)?;

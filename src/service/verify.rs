@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 
+use super::operations::Progress;
 use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
@@ -81,11 +82,18 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // Re-read under the lock: a delete that won the race stays deleted.
         let record = self.visible(who, &req.id)?;
+        let progress = self.inner.operations.start(
+            "verify",
+            &record.username,
+            &record.database,
+            &record.id,
+            record.size_bytes.unsigned_abs(),
+        );
         let started = Instant::now();
         let verified_at = Utc::now();
         let scratch = scratch_name();
         let mut checks = Vec::new();
-        self.restore_test(&record, &target, &conn, &scratch, &mut checks)
+        self.restore_test(&record, &target, &conn, &scratch, &progress, &mut checks)
             .await;
         let failed = checks.iter().find(|c| !c.passed);
         let verification = Verification {
@@ -139,9 +147,10 @@ impl BackupService {
         target: &Target,
         conn: &PgConn,
         scratch: &str,
+        progress: &Progress,
         checks: &mut Vec<Check>,
     ) {
-        let spool = match self.spool(record).await {
+        let spool = match self.spool(record, progress).await {
             Ok(s) => {
                 let detail = format!(
                     "SHA-256 {} matches ({} bytes)",
@@ -165,7 +174,7 @@ impl BackupService {
             no_owner: true,
             ..RestoreOptions::default()
         };
-        match pg_restore(target, conn, scratch, options, &spool).await {
+        match pg_restore(target, conn, scratch, options, &spool, progress).await {
             Ok(Ok(())) => {
                 checks.push(check(
                     "restore",

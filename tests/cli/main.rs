@@ -6,6 +6,7 @@
 mod support;
 
 mod errors;
+mod progress;
 mod retention;
 mod tls;
 

@@ -53,6 +53,7 @@ const TOOLS: &[(&str, &[&str], &[&str])] = &[
         &["id", "target_username"],
     ),
     ("delete_backup", &["id"], &["id"]),
+    ("list_operations", &["username"], &[]),
 ];
 
 fn names(v: &Value) -> BTreeSet<String> {
@@ -79,7 +80,7 @@ fn property<'a>(schema: &'a Value, name: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_six_tools_are_listed_with_the_contracts_arguments() {
+async fn the_tools_are_listed_with_the_contracts_arguments() {
     let d = Daemon::start(&[]).await;
     let token = d.token("alice", false, None);
     let out = d
@@ -120,7 +121,7 @@ async fn the_six_tools_are_listed_with_the_contracts_arguments() {
     let read_only = |n: &str| {
         tools.iter().find(|t| t["name"] == n).unwrap()["annotations"]["readOnlyHint"] == true
     };
-    assert!(read_only("list_backups") && read_only("get_backup"));
+    assert!(read_only("list_backups") && read_only("get_backup") && read_only("list_operations"));
     assert!(!read_only("delete_backup"));
 
     // A client that only speaks the initialize handshake sees the same tools.

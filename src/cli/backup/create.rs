@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use super::db::DbArgs;
 use super::format;
+use super::progress::{Watch, with_progress};
 use super::remote::Session;
-use super::spinner::while_running;
 use crate::proto::{self, BackupDestination};
 
 /// Where the dump goes (the wire enum, spelled for people).
@@ -54,6 +54,12 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, s: &Session) -> anyhow::Result<ExitCode> {
+        let watch = Watch {
+            kind: "create",
+            tenant: self.tenant.clone(),
+            database: self.database.clone(),
+            backup_id: None,
+        };
         let req = proto::CreateBackupRequest {
             username: self.tenant.unwrap_or_default(),
             connection: Some(self.db.connection(self.database)?),
@@ -61,7 +67,8 @@ impl Args {
             gcs_bucket: self.bucket.unwrap_or_default(),
             all_tenants: self.all_tenants,
         };
-        let resp = while_running("backing up", s.api.create_backup(&s.creds, req)).await?;
+        let resp =
+            with_progress(s, "backing up", watch, s.api.create_backup(&s.creds, req)).await?;
         s.print(&resp, || human(&resp))?;
         Ok(super::report_failures(&resp.failures))
     }

@@ -10,10 +10,10 @@ mod format;
 mod get;
 mod index;
 mod list;
+mod progress;
 mod prune;
 pub(crate) mod remote;
 mod restore;
-mod spinner;
 mod verify;
 
 use std::process::ExitCode;

@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 
 use super::db::DbArgs;
+use super::progress::{Watch, with_progress};
 use super::remote::Session;
-use super::spinner::while_running;
 use crate::proto;
 
 #[derive(Debug, clap::Args)]
@@ -31,6 +31,11 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, s: &Session) -> anyhow::Result<ExitCode> {
+        let watch = Watch {
+            kind: "restore",
+            backup_id: Some(self.id.clone()),
+            ..Watch::default()
+        };
         let req = proto::RestoreBackupRequest {
             id: self.id,
             connection: Some(self.db.connection(self.database)?),
@@ -38,7 +43,8 @@ impl Args {
             jobs: self.jobs,
             no_owner: self.no_owner,
         };
-        let resp = while_running("restoring", s.api.restore_backup(&s.creds, req)).await?;
+        let resp =
+            with_progress(s, "restoring", watch, s.api.restore_backup(&s.creds, req)).await?;
         s.print(&resp, || format!("{}\n", resp.message))?;
         Ok(ExitCode::SUCCESS)
     }

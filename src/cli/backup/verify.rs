@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use super::db::DbArgs;
 use super::format;
+use super::progress::{Watch, with_progress};
 use super::remote::Session;
-use super::spinner::while_running;
 use crate::proto::{self, VerificationResult};
 
 #[derive(Debug, clap::Args)]
@@ -25,12 +25,17 @@ pub struct Args {
 
 impl Args {
     pub async fn run(self, s: &Session) -> anyhow::Result<ExitCode> {
+        let watch = Watch {
+            kind: "verify",
+            backup_id: Some(self.id.clone()),
+            ..Watch::default()
+        };
         let req = proto::VerifyBackupRequest {
             id: self.id,
             target_username: self.target,
             connection: Some(self.db.connection(None)?),
         };
-        let resp = while_running("verifying", s.api.verify_backup(&s.creds, req)).await?;
+        let resp = with_progress(s, "verifying", watch, s.api.verify_backup(&s.creds, req)).await?;
         s.print(&resp, || human(&resp))?;
         Ok(if passed(&resp) {
             ExitCode::SUCCESS
