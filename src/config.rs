@@ -48,6 +48,38 @@ pub struct Config {
     pub gcs: Option<GcsConfig>,
     /// The S3 destination; absent = S3 requests are refused.
     pub s3: Option<S3Config>,
+    /// Webhooks told about failures and recoveries (`[[notify]]`).
+    pub notify: Vec<crate::notify::NotifyConfig>,
+    /// The threshold the daemon's own freshness check (and `/ui`) judges by.
+    pub freshness: FreshnessConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct FreshnessConfig {
+    /// A (tenant, database) whose newest backup is older is stale.
+    pub max_age: String,
+    /// How often the daemon checks (and alerts on) staleness.
+    pub check_interval_secs: u64,
+}
+
+impl Default for FreshnessConfig {
+    fn default() -> Self {
+        Self {
+            max_age: "26h".into(),
+            check_interval_secs: 300,
+        }
+    }
+}
+
+impl FreshnessConfig {
+    /// # Errors
+    /// InvalidArgument for a malformed `max-age`.
+    pub fn max_age(&self) -> Result<crate::retention::CalendarDuration> {
+        self.max_age
+            .parse()
+            .map_err(|e: String| Error::invalid(format!("[freshness] max-age: {e}")))
+    }
 }
 
 impl Default for Config {
@@ -66,6 +98,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             gcs: None,
             s3: None,
+            notify: Vec::new(),
+            freshness: FreshnessConfig::default(),
         }
     }
 }
@@ -165,6 +199,12 @@ impl Config {
         if let Some(s) = &c.s3 {
             s.policy().map_err(|e| e.context("[s3]"))?;
         }
+        c.freshness.max_age()?;
+        if c.freshness.check_interval_secs == 0 {
+            return Err(Error::invalid(
+                "[freshness] check-interval-secs must be at least 1",
+            ));
+        }
         Ok(c)
     }
 
@@ -217,6 +257,32 @@ mod tests {
         assert!(c.gcs.is_none() && c.s3.is_none());
         assert!(e.message.contains("backup-dri"), "{}", e.message);
         assert!(Config::parse("[tenants.\"a/b\"]").is_err());
+    }
+
+    #[test]
+    fn notify_urls_are_redacted_and_freshness_checked() {
+        let c = Config::parse(
+            r#"
+            [[notify]]
+            url = "https://hooks.slack.com/services/T0/B0/sekrit-key"
+            format = "slack"
+            [[notify]]
+            url = "http://127.0.0.1:9/hook?token=sekrit-token"
+            events = ["create-failed"]
+            [freshness]
+            max-age = "2d"
+            check-interval-secs = 60
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.notify.len(), 2);
+        let shown = format!("{c:?}{}", toml::to_string(&c).unwrap());
+        assert!(!shown.contains("sekrit"), "{shown}");
+        assert!(shown.contains("https://hooks.slack.com/…"), "{shown}");
+        assert_eq!(c.freshness.max_age().unwrap().days, 2);
+        let e = Config::parse("[freshness]\nmax-age = \"soon\"").unwrap_err();
+        assert!(e.message.contains("max-age"), "{}", e.message);
+        assert!(Config::parse("[[notify]]\nurl = \"ftp://h/x\"").is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod error;
 pub mod grpc;
 pub mod mcp;
 pub mod metrics;
+pub mod notify;
 pub mod rest;
 pub mod retention;
 pub mod runtime;

@@ -90,6 +90,15 @@ fn credentials(headers: &HeaderMap) -> Credentials {
     Credentials::from_header(headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()))
 }
 
+/// Aborts a background task when serving ends, however it ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Serves gRPC on `grpc` and HTTP on `http` until `shutdown` resolves.
 ///
 /// # Errors
@@ -135,6 +144,8 @@ pub async fn serve(
         ),
     };
 
+    // The freshness check alerts while the daemon serves, and stops with it.
+    let watch = tokio::spawn(service.clone().watch_freshness());
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -148,6 +159,7 @@ pub async fn serve(
         h.map_err(|e| Error::internal(format!("HTTP server: {e}")))
     };
     tokio::pin!(servers);
+    let _watch = AbortOnDrop(watch);
     tokio::select! {
         r = &mut servers => { r?; }
         () = async { stop.cancelled().await; tokio::time::sleep(options.grace).await } => {

@@ -39,31 +39,42 @@ impl BackupService {
         self.run("check", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             let tenant = who.tenant_scope(req.tenant.clone())?;
-            let listing = svc.inner.catalog.list(tenant.as_deref())?;
-            let mut out: Vec<Freshness> = crate::catalog::by_database(listing.records)
-                .into_iter()
-                .map(|((tenant, database), records)| judge(tenant, database, &records, &req))
-                .collect();
-            let configured = svc
-                .inner
-                .tenants
-                .names()
-                .filter(|t| tenant.as_deref().is_none_or(|f| f == *t));
-            for t in configured {
-                if !out.iter().any(|f| f.tenant == t) {
-                    out.push(Freshness {
-                        tenant: t.to_string(),
-                        database: String::new(),
-                        last_backup: None,
-                        last_verified: None,
-                        problem: Some("never backed up".into()),
-                    });
-                }
-            }
-            out.sort_by(|a, b| (&a.tenant, &a.database).cmp(&(&b.tenant, &b.database)));
-            Ok(out)
+            svc.freshness(tenant.as_deref(), &req)
         })
         .await
+    }
+
+    /// Every (tenant, database) of `tenant` (or of all tenants) judged by
+    /// `req`, with configured tenants that have no backup at all; no caller
+    /// involved (the daemon's own check uses it too).
+    pub(super) fn freshness(
+        &self,
+        tenant: Option<&str>,
+        req: &CheckRequest,
+    ) -> Result<Vec<Freshness>> {
+        let listing = self.inner.catalog.list(tenant)?;
+        let mut out: Vec<Freshness> = crate::catalog::by_database(listing.records)
+            .into_iter()
+            .map(|((tenant, database), records)| judge(tenant, database, &records, req))
+            .collect();
+        let configured = self
+            .inner
+            .tenants
+            .names()
+            .filter(|t| tenant.is_none_or(|f| f == *t));
+        for t in configured {
+            if !out.iter().any(|f| f.tenant == t) {
+                out.push(Freshness {
+                    tenant: t.to_string(),
+                    database: String::new(),
+                    last_backup: None,
+                    last_verified: None,
+                    problem: Some("never backed up".into()),
+                });
+            }
+        }
+        out.sort_by(|a, b| (&a.tenant, &a.database).cmp(&(&b.tenant, &b.database)));
+        Ok(out)
     }
 }
 

@@ -10,6 +10,7 @@ use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
 use crate::engine::{self, PgConn};
+use crate::notify::Event;
 use crate::runtime::Target;
 use crate::store::Store;
 use crate::{Error, Result, stream};
@@ -162,7 +163,12 @@ impl BackupService {
         let target = self.inner.tenants.resolve(tenant)?;
         let databases = engine::list_databases(&target, conn)
             .await
-            .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))?;
+            .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
+            .inspect_err(|e| {
+                self.inner
+                    .notifier
+                    .failed(Event::CreateFailed, tenant, "", &e.message);
+            })?;
         for db in databases {
             let result = match validate_name("database", &db) {
                 Ok(()) => {
@@ -182,8 +188,29 @@ impl BackupService {
         Ok(())
     }
 
-    /// One database: reserve an id, dump, commit, index.
+    /// One database, announcing a failure (and a recovery) to the webhooks.
     async fn dump_one(
+        &self,
+        target: &Target,
+        tenant: &str,
+        conn: &PgConn,
+        database: &str,
+        store: &dyn Store,
+        destination: Destination,
+    ) -> Result<Record> {
+        let r = self
+            .dump(target, tenant, conn, database, store, destination)
+            .await;
+        let notifier = &self.inner.notifier;
+        match &r {
+            Ok(_) => notifier.ok(Event::CreateFailed, tenant, database),
+            Err(e) => notifier.failed(Event::CreateFailed, tenant, database, &e.message),
+        }
+        r
+    }
+
+    /// One database: reserve an id, dump, commit, index.
+    async fn dump(
         &self,
         target: &Target,
         tenant: &str,

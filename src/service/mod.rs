@@ -15,6 +15,7 @@ mod restore;
 mod spool;
 mod stores;
 mod verify;
+mod watch;
 
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
@@ -35,6 +36,7 @@ use crate::auth::{Authenticator, Credentials, Principal, Scope};
 use crate::catalog::{Catalog, Record};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::runtime::Tenants;
 use crate::store::LocalStore;
 use crate::{Error, Result};
@@ -94,6 +96,10 @@ struct Inner {
     metrics: Metrics,
     /// Running creates, restores and verifies with their bytes so far.
     operations: Arc<Operations>,
+    /// The `[[notify]]` webhooks.
+    notifier: Notifier,
+    /// What the daemon's freshness check judges by.
+    freshness: crate::config::FreshnessConfig,
 }
 
 impl BackupService {
@@ -124,6 +130,8 @@ impl BackupService {
                 tasks: TaskTracker::new(),
                 metrics: Metrics::default(),
                 operations: Arc::default(),
+                notifier: Notifier::new(config.notify.clone()),
+                freshness: config.freshness.clone(),
             }),
         })
     }

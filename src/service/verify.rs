@@ -14,6 +14,7 @@ use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::catalog::{self, Check, Destination, Record, Verification, VerifyResult, validate_name};
 use crate::engine::{self, PgConn, RestoreOptions};
+use crate::notify::Event;
 use crate::runtime::Target;
 use crate::{Error, Result};
 
@@ -118,8 +119,16 @@ impl BackupService {
             self.put_evidence(&updated, &verification).await;
         }
         self.inner.catalog.put(&updated)?;
+        let (tenant, database) = (&updated.username, &updated.database);
         if verification.result == VerifyResult::Failed {
             facts.outcome("failed", &verification.error);
+            self.inner
+                .notifier
+                .failed(Event::VerifyFailed, tenant, database, &verification.error);
+        } else {
+            self.inner
+                .notifier
+                .ok(Event::VerifyFailed, tenant, database);
         }
         Ok((updated, verification))
     }

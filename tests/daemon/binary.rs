@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use crate::support::Tenant;
 use crate::support::daemon::SECRET;
 
-const BIN: &str = env!("CARGO_BIN_EXE_containarium");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_containarium");
 
-fn config_file(dir: &Path, netns: &str, extra: &str) -> PathBuf {
+pub(crate) fn config_file(dir: &Path, netns: &str, extra: &str) -> PathBuf {
     let p = dir.join("containarium.toml");
     let text = format!(
         "backup-dir = \"{}\"\n{extra}\n[server]\ngrpc-listen = \"127.0.0.1:0\"\nhttp-listen = \"127.0.0.1:0\"\n\
@@ -25,14 +25,14 @@ fn config_file(dir: &Path, netns: &str, extra: &str) -> PathBuf {
 }
 
 /// A daemon process; its HTTP address comes from its own "listening" log line.
-struct Daemon {
+pub(crate) struct Daemon {
     child: Child,
-    http: String,
-    lines: mpsc::Receiver<String>,
+    pub(crate) http: String,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 impl Daemon {
-    fn start(config: &Path) -> Self {
+    pub(crate) fn start(config: &Path) -> Self {
         let mut child = Command::new(BIN)
             .args(["daemon", "--log-format", "json", "--config"])
             .arg(config)
@@ -67,7 +67,7 @@ impl Daemon {
         }
     }
 
-    fn signal(&self, sig: &str) {
+    pub(crate) fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
             .status()
@@ -75,13 +75,13 @@ impl Daemon {
         assert!(ok.success());
     }
 
-    fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn wait(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let status = self.child.wait().unwrap();
         (status, self.lines.try_iter().collect())
     }
 }
 
-fn token(username: &str, roles: &[&str]) -> String {
+pub(crate) fn token(username: &str, roles: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(["token", "mint", "--username", username, "--ttl", "10m"])
         .args(if roles.is_empty() {
