@@ -18,6 +18,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pbjson_build::Builder::new()
         .register_descriptors(&descriptors)?
         .emit_fields()
+        // A newer daemon's extra fields must not break an older client; the
+        // REST server rejects unknown input itself (src/rest/json.rs).
+        .ignore_unknown_fields()
         .build(&[".containarium.v1"])?;
     Ok(())
 }

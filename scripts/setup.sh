@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian 12 machine that
 # has only the Rust toolchain: Postgres 15 (server binaries for the test
-# tenants, clients for the daemon), iproute2 (network namespaces), and a
+# tenants, clients for the daemon), iproute2 (network namespaces), systemd
+# (systemd-analyze, for the deploy units), and a
 # Python venv (under .venv, ignored by git) for the real MCP client.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -18,6 +19,8 @@ command -v pg_dump >/dev/null || need+=(postgresql-client-15)
 command -v ip >/dev/null || need+=(iproute2)
 command -v runuser >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# systemd-analyze checks the units under deploy/systemd (tests/cli/deploy.rs).
+command -v systemd-analyze >/dev/null || need+=(systemd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup.sh: installing ${need[*]}"
   apt-get update -qq

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod buckets;
 
-pub use buckets::{GcsConfig, S3Config, bucket_policy};
+pub use buckets::{GcsConfig, S3Config, apply_env as apply_bucket_env, bucket_policy};
 
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
 use crate::{Error, Result};

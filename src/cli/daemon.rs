@@ -142,6 +142,7 @@ impl Args {
         if let Some(f) = &self.secret.jwt_secret_file {
             c.auth.jwt_secret_file = Some(f.clone());
         }
+        crate::config::apply_bucket_env(&mut c.gcs, &mut c.s3, &|k| std::env::var(k).ok())?;
         Ok(c)
     }
 

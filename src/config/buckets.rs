@@ -79,6 +79,120 @@ pub fn bucket_policy(
     Ok((default, allowed))
 }
 
+/// The keys of each table the environment may set.
+const GCS_KEYS: &[&str] = &[
+    "ENDPOINT",
+    "CREDENTIALS_FILE",
+    "ANONYMOUS",
+    "DEFAULT_BUCKET",
+    "ALLOWED_BUCKETS",
+];
+const S3_KEYS: &[&str] = &[
+    "ENDPOINT",
+    "REGION",
+    "PATH_STYLE",
+    "ACCESS_KEY_ID",
+    "SECRET_ACCESS_KEY",
+    "SESSION_TOKEN",
+    "DEFAULT_BUCKET",
+    "ALLOWED_BUCKETS",
+];
+
+/// One environment variable, if set and not empty.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn text(env: Env, name: &str) -> Option<String> {
+    env(name).filter(|v| !v.is_empty())
+}
+
+fn flag(env: Env, name: &str) -> Result<Option<bool>> {
+    match text(env, name).as_deref() {
+        None => Ok(None),
+        Some("true" | "1") => Ok(Some(true)),
+        Some("false" | "0") => Ok(Some(false)),
+        Some(v) => Err(crate::Error::invalid(format!(
+            "{name}={v:?}: expected true or false"
+        ))),
+    }
+}
+
+fn list(env: Env, name: &str) -> Option<Vec<String>> {
+    text(env, name).map(|v| {
+        v.split(',')
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_string)
+            .collect()
+    })
+}
+
+/// `[gcs]` and `[s3]` overridden from the environment, as the rest of the
+/// config is: `CONTAINARIUM_GCS_<KEY>` and `CONTAINARIUM_S3_<KEY>`, with KEY
+/// the config key in upper snake case (`CONTAINARIUM_S3_DEFAULT_BUCKET`); a
+/// list is comma-separated, a flag `true` or `false`. Setting any variable
+/// of a table creates that table. The result is checked like the file.
+///
+/// # Errors
+/// InvalidArgument for a malformed flag or bucket.
+pub fn apply_env(gcs: &mut Option<GcsConfig>, s3: &mut Option<S3Config>, env: Env) -> Result<()> {
+    let g = |k: &str| format!("CONTAINARIUM_GCS_{k}");
+    let any = |prefix: &str, keys: &[&str]| {
+        keys.iter()
+            .any(|k| text(env, &format!("{prefix}{k}")).is_some())
+    };
+    if any("CONTAINARIUM_GCS_", GCS_KEYS) {
+        let c = gcs.get_or_insert_with(GcsConfig::default);
+        if let Some(v) = text(env, &g("ENDPOINT")) {
+            c.endpoint = Some(v);
+        }
+        if let Some(v) = text(env, &g("CREDENTIALS_FILE")) {
+            c.credentials_file = Some(v.into());
+        }
+        if let Some(v) = flag(env, &g("ANONYMOUS"))? {
+            c.anonymous = v;
+        }
+        if let Some(v) = text(env, &g("DEFAULT_BUCKET")) {
+            c.default_bucket = Some(v);
+        }
+        if let Some(v) = list(env, &g("ALLOWED_BUCKETS")) {
+            c.allowed_buckets = v;
+        }
+        c.policy()
+            .map_err(|e| e.context("[gcs] from the environment"))?;
+    }
+    let s = |k: &str| format!("CONTAINARIUM_S3_{k}");
+    if any("CONTAINARIUM_S3_", S3_KEYS) {
+        let c = s3.get_or_insert_with(S3Config::default);
+        if let Some(v) = text(env, &s("ENDPOINT")) {
+            c.endpoint = Some(v);
+        }
+        if let Some(v) = text(env, &s("REGION")) {
+            c.region = Some(v);
+        }
+        if let Some(v) = flag(env, &s("PATH_STYLE"))? {
+            c.path_style = v;
+        }
+        if let Some(v) = text(env, &s("ACCESS_KEY_ID")) {
+            c.access_key_id = Some(v);
+        }
+        if let Some(v) = text(env, &s("SECRET_ACCESS_KEY")) {
+            c.secret_access_key = Some(Redacted::new(v));
+        }
+        if let Some(v) = text(env, &s("SESSION_TOKEN")) {
+            c.session_token = Some(Redacted::new(v));
+        }
+        if let Some(v) = text(env, &s("DEFAULT_BUCKET")) {
+            c.default_bucket = Some(v);
+        }
+        if let Some(v) = list(env, &s("ALLOWED_BUCKETS")) {
+            c.allowed_buckets = v;
+        }
+        c.policy()
+            .map_err(|e| e.context("[s3] from the environment"))?;
+    }
+    Ok(())
+}
+
 impl GcsConfig {
     /// # Errors
     /// As [`bucket_policy`].
@@ -100,5 +214,56 @@ impl S3Config {
             self.default_bucket.as_deref(),
             &self.allowed_buckets,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn the_environment_overrides_and_creates_bucket_tables() {
+        let mut gcs = Some(GcsConfig {
+            default_bucket: Some("gs://file/x".into()),
+            ..GcsConfig::default()
+        });
+        let mut s3 = None;
+        let e = env(&[
+            ("CONTAINARIUM_GCS_DEFAULT_BUCKET", "gs://env/y"),
+            ("CONTAINARIUM_GCS_ANONYMOUS", "true"),
+            ("CONTAINARIUM_S3_DEFAULT_BUCKET", "s3://bbb/p"),
+            ("CONTAINARIUM_S3_ALLOWED_BUCKETS", "aaa, ccc"),
+            ("CONTAINARIUM_S3_PATH_STYLE", "1"),
+            ("CONTAINARIUM_S3_SECRET_ACCESS_KEY", "sekrit"),
+        ]);
+        apply_env(&mut gcs, &mut s3, &e).unwrap();
+        let g = gcs.unwrap();
+        assert_eq!(g.default_bucket.as_deref(), Some("gs://env/y"));
+        assert!(g.anonymous);
+        let s = s3.unwrap();
+        assert_eq!(s.allowed_buckets, ["aaa", "ccc"]);
+        assert!(s.path_style);
+        assert_eq!(s.policy().unwrap().1, ["aaa", "bbb", "ccc"]);
+        assert!(!format!("{s:?}").contains("sekrit"));
+
+        let (mut gcs, mut s3) = (None, None);
+        apply_env(&mut gcs, &mut s3, &env(&[])).unwrap();
+        assert!(
+            gcs.is_none() && s3.is_none(),
+            "nothing set, nothing created"
+        );
+        let bad = env(&[("CONTAINARIUM_S3_PATH_STYLE", "yes")]);
+        let e = apply_env(&mut gcs, &mut s3, &bad).unwrap_err();
+        assert!(e.message.contains("CONTAINARIUM_S3_PATH_STYLE"), "{e}");
+        let bad = env(&[("CONTAINARIUM_GCS_DEFAULT_BUCKET", "s3://x")]);
+        assert!(apply_env(&mut gcs, &mut s3, &bad).is_err());
     }
 }

@@ -1,7 +1,9 @@
 //! grpc-gateway JSON on the way in and out. The proto types' serde impls
 //! (pbjson) already give lowerCamelCase output, both spellings on input,
-//! enum names, int64 as strings and unknown-field rejection; this file adds
-//! the body limit, the error shape, and `null` for unset message fields.
+//! enum names and int64 as strings; they skip unknown fields so that a
+//! client decodes a newer daemon's answers. This file adds what a server
+//! needs: unknown input fields rejected, the body limit, the error shape,
+//! and `null` for unset message fields.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -17,7 +19,7 @@ use crate::Error;
 /// A request body in proto3 JSON; an empty body is the default message.
 pub struct Body<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for Body<T> {
+impl<S: Send + Sync, T: DeserializeOwned + Serialize + Default> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
@@ -33,10 +35,56 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for Body<T> {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(Self(T::default()));
         }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| Error::invalid(format!("invalid request body: {e}")).into())
+        let invalid =
+            |e: String| ApiError::from(Error::invalid(format!("invalid request body: {e}")));
+        let input: Value = serde_json::from_slice(&bytes).map_err(|e| invalid(e.to_string()))?;
+        let msg: T = serde_json::from_value(input.clone()).map_err(|e| invalid(e.to_string()))?;
+        let known = serde_json::to_value(&msg).map_err(|e| invalid(e.to_string()))?;
+        reject_unknown(&input, &known).map_err(invalid)?;
+        Ok(Self(msg))
     }
+}
+
+/// Every key of `input` must be a field of the message it was parsed into:
+/// `known` is that message re-encoded (every field emitted, camelCase), so a
+/// key is known when it, or its camelCase form, is there. Nested messages
+/// and lists are walked alike. A `null` value sets nothing and is let be.
+fn reject_unknown(input: &Value, known: &Value) -> Result<(), String> {
+    match (input, known) {
+        (Value::Object(i), Value::Object(k)) => {
+            for (key, value) in i {
+                if value.is_null() {
+                    continue;
+                }
+                let Some(field) = k.get(key).or_else(|| k.get(&camel(key))) else {
+                    return Err(format!("unknown field `{key}`"));
+                };
+                reject_unknown(value, field)?;
+            }
+            Ok(())
+        }
+        (Value::Array(i), Value::Array(k)) => {
+            i.iter().zip(k).try_for_each(|(a, b)| reject_unknown(a, b))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `gcs_bucket` → `gcsBucket`, as proto3 JSON names fields.
+fn camel(snake: &str) -> String {
+    let mut out = String::with_capacity(snake.len());
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Gives every `BackupRecord` (recognisable by its always-emitted `sha256`)
@@ -122,9 +170,29 @@ mod tests {
             serde_json::from_str(r#"{"username":"a","gcsBucket":"gs://b","destination":2}"#)
                 .unwrap();
         assert_eq!(snake, camel);
-        assert!(
-            serde_json::from_str::<proto::CreateBackupRequest>(r#"{"username":"a","bogus":1}"#)
-                .is_err()
+        let check = |body: &str| {
+            let input: Value = serde_json::from_str(body).unwrap();
+            let msg: proto::CreateBackupRequest = serde_json::from_value(input.clone()).unwrap();
+            reject_unknown(&input, &serde_json::to_value(&msg).unwrap())
+        };
+        assert_eq!(
+            check(r#"{"username":"a","bogus":1}"#).unwrap_err(),
+            "unknown field `bogus`"
         );
+        assert_eq!(
+            check(r#"{"connection":{"database":"d","sneaky":"x"}}"#).unwrap_err(),
+            "unknown field `sneaky`"
+        );
+        check(r#"{"gcs_bucket":"gs://b","connection":{"database":"d"},"all_tenants":true}"#)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_client_decodes_a_newer_daemons_fields() {
+        let r: proto::ListBackupsResponse = serde_json::from_str(
+            r#"{"records":[{"id":"a-b-1","sizeBytes":"3","kindOfTheFuture":"x"}],"warnings":[],"nextPageToken":"t"}"#,
+        )
+        .unwrap();
+        assert_eq!(r.records[0].id, "a-b-1");
     }
 }

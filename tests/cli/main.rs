@@ -5,6 +5,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod compat;
+mod deploy;
 mod errors;
 mod progress;
 mod retention;

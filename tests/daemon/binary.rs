@@ -147,6 +147,27 @@ fn config_is_read_without_side_effects_and_secrets_are_redacted() {
         String::from_utf8_lossy(&out.stdout).contains("backup-dir = \"/srv/elsewhere\""),
         "env overrides the file"
     );
+    let out = Command::new(BIN)
+        .args(["daemon", "--print-config", "--config"])
+        .arg(&cfg)
+        .env("CONTAINARIUM_S3_DEFAULT_BUCKET", "s3://from-env/p")
+        .env(
+            "CONTAINARIUM_S3_SECRET_ACCESS_KEY",
+            "env-secret-key-material",
+        )
+        .env("CONTAINARIUM_GCS_ALLOWED_BUCKETS", "one,two")
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("[s3]") && shown.contains("default-bucket = \"s3://from-env/p\""),
+        "[s3] from the environment: {shown}"
+    );
+    assert!(
+        shown.contains("allowed-buckets = [\"one\", \"two\"]"),
+        "{shown}"
+    );
+    assert!(!shown.contains("env-secret-key-material"), "{shown}");
 
     std::fs::write(&cfg, "backup-dri = \"/x\"\n").unwrap();
     let out = Command::new(BIN)
