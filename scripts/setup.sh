@@ -2,7 +2,8 @@
 # Installs what building and testing need on a fresh Debian 12 machine that
 # has only the Rust toolchain: Postgres 15 (server binaries for the test
 # tenants, clients for the daemon), iproute2 (network namespaces), systemd
-# (systemd-analyze, for the deploy units), and a
+# (systemd-analyze, for the deploy units), chromium and its WebDriver (the
+# status page test), and a
 # Python venv (under .venv, ignored by git) for the real MCP client.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -21,6 +22,9 @@ command -v runuser >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 # systemd-analyze checks the units under deploy/systemd (tests/cli/deploy.rs).
 command -v systemd-analyze >/dev/null || need+=(systemd)
+# A real browser for the status page test (tests/daemon/ui.rs).
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup.sh: installing ${need[*]}"
   apt-get update -qq

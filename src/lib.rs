@@ -26,6 +26,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod stream;
+pub mod ui;
 
 pub use error::{Code, Error, Result};
 

@@ -6,7 +6,7 @@ use crate::engine::{Password, RestoreOptions};
 use crate::proto;
 use crate::retention::{CalendarDuration, Policy};
 use crate::service::{
-    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, Operation, PruneOutcome,
+    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, Operation, PruneOutcome, RecentFailure,
     PruneRequest, RebuildOutcome, RestoreRequest,
 };
 use crate::{Error, Result};
@@ -249,7 +249,10 @@ pub fn check_to_proto(statuses: &[Freshness]) -> proto::CheckBackupsResponse {
     }
 }
 
-pub fn operations_to_proto(ops: &[Operation]) -> proto::ListOperationsResponse {
+pub fn operations_to_proto(
+    ops: &[Operation],
+    failures: &[RecentFailure],
+) -> proto::ListOperationsResponse {
     let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     proto::ListOperationsResponse {
         operations: ops
@@ -264,6 +267,16 @@ pub fn operations_to_proto(ops: &[Operation]) -> proto::ListOperationsResponse {
                 bytes_done: int(o.bytes_done),
                 bytes_total: int(o.bytes_total),
                 started_at: rfc3339(&o.started_at),
+            })
+            .collect(),
+        failures: failures
+            .iter()
+            .map(|f| proto::RecentFailure {
+                event: f.event.name().into(),
+                username: f.tenant.clone(),
+                database: f.database.clone(),
+                message: f.message.clone(),
+                at: rfc3339(&f.at),
             })
             .collect(),
     }

@@ -184,6 +184,7 @@ impl Api for BackupService {
         req: proto::ListOperationsRequest,
     ) -> Result<proto::ListOperationsResponse> {
         let tenant = (!req.username.is_empty()).then_some(req.username);
-        Ok(operations_to_proto(&self.operations(creds, tenant).await?))
+        let (ops, failures) = self.operations(creds, tenant).await?;
+        Ok(operations_to_proto(&ops, &failures))
     }
 }

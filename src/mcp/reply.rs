@@ -117,7 +117,7 @@ impl Summary for proto::DeleteBackupResponse {
 
 impl Summary for proto::ListOperationsResponse {
     fn summary(&self) -> String {
-        self.operations.iter().fold(
+        let running = self.operations.iter().fold(
             format!("{} running operations", self.operations.len()),
             |s, o| {
                 let of = if o.bytes_total > 0 {

@@ -36,7 +36,7 @@ pub struct Options {
 }
 
 /// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`, `/metrics`,
-/// and MCP at `/mcp` (where a request without a valid bearer token is
+/// the status page at `/ui`, and MCP at `/mcp` (where a request without a valid bearer token is
 /// answered 401 before any MCP session exists).
 pub fn http_router(
     service: &BackupService,
@@ -59,7 +59,10 @@ pub fn http_router(
     );
     let gate = axum::middleware::from_fn_with_state(service.clone(), require_token);
     let mcp = axum::Router::new().nest_service("/mcp", mcp).layer(gate);
-    crate::rest::router(api, max_body).merge(mcp).route(
+    crate::rest::router(api, max_body)
+        .merge(mcp)
+        .merge(crate::ui::router(service.freshness_config()))
+        .route(
         "/metrics",
         axum::routing::get(metrics).with_state(service.clone()),
     )

@@ -164,11 +164,7 @@ impl BackupService {
         let databases = engine::list_databases(&target, conn)
             .await
             .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
-            .inspect_err(|e| {
-                self.inner
-                    .notifier
-                    .failed(Event::CreateFailed, tenant, "", &e.message);
-            })?;
+            .inspect_err(|e| self.failure(Event::CreateFailed, tenant, "", &e.message))?;
         for db in databases {
             let result = match validate_name("database", &db) {
                 Ok(()) => {
@@ -201,10 +197,9 @@ impl BackupService {
         let r = self
             .dump(target, tenant, conn, database, store, destination)
             .await;
-        let notifier = &self.inner.notifier;
         match &r {
-            Ok(_) => notifier.ok(Event::CreateFailed, tenant, database),
-            Err(e) => notifier.failed(Event::CreateFailed, tenant, database, &e.message),
+            Ok(_) => self.inner.notifier.ok(Event::CreateFailed, tenant, database),
+            Err(e) => self.failure(Event::CreateFailed, tenant, database, &e.message),
         }
         r
     }

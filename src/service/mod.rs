@@ -19,7 +19,7 @@ mod watch;
 
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
-pub use operations::Operation;
+pub use operations::{Operation, RecentFailure};
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
@@ -142,6 +142,11 @@ impl BackupService {
 
     pub fn tenants(&self) -> &Tenants {
         &self.inner.tenants
+    }
+
+    /// The threshold the daemon judges staleness by.
+    pub fn freshness_config(&self) -> &crate::config::FreshnessConfig {
+        &self.inner.freshness
     }
 
     /// Whether callers must present a token (false only in dev mode).

@@ -2,9 +2,10 @@
 //! what kind, how many bytes so far, since when. Each create, restore and
 //! verify registers itself for as long as it runs and hands its byte counter
 //! (one `Arc<AtomicU64>`) to the byte path; the list is what
-//! `ListOperations`, `GET /v1/operations`, the MCP tool and `/ui` show.
+//! `ListOperations`, `GET /v1/operations`, the MCP tool and `/ui` show,
+//! with the failed creates and restore tests of the last days beside it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -38,11 +39,26 @@ pub struct Operation {
     pub started_at: DateTime<Utc>,
 }
 
-/// The registry of running operations.
+/// A failed create or restore test, kept for [`KEEP_FAILURES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecentFailure {
+    pub event: crate::notify::Event,
+    pub tenant: String,
+    pub database: String,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How long failures stay listed, and how many at most.
+const KEEP_FAILURES: chrono::TimeDelta = chrono::TimeDelta::days(7);
+const MAX_FAILURES: usize = 200;
+
+/// The registry of running operations and of recent failures.
 #[derive(Default)]
 pub(super) struct Operations {
     next: AtomicU64,
     running: Mutex<BTreeMap<u64, Arc<Entry>>>,
+    failures: Mutex<VecDeque<RecentFailure>>,
 }
 
 struct Entry {
@@ -91,6 +107,23 @@ impl Operations {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Arc<Entry>>> {
         self.running.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Remembers a failure (the newest [`MAX_FAILURES`] of the last days).
+    pub fn failed(&self, f: RecentFailure) {
+        let mut list = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        list.push_back(f);
+        while list.len() > MAX_FAILURES {
+            list.pop_front();
+        }
+    }
+
+    /// The failures of the last days, newest first.
+    pub fn failures(&self) -> Vec<RecentFailure> {
+        let since = Utc::now() - KEEP_FAILURES;
+        let mut list = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        list.retain(|f| f.at > since);
+        list.iter().rev().cloned().collect()
     }
 
     /// Every running operation, oldest first.
@@ -162,21 +195,38 @@ impl BackupService {
         &self,
         creds: &Credentials,
         tenant: Option<String>,
-    ) -> Result<Vec<Operation>> {
+    ) -> Result<(Vec<Operation>, Vec<RecentFailure>)> {
         let svc = self.clone();
         self.run("operations", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             let tenant = who.tenant_scope(tenant)?;
-            Ok(svc
-                .inner
-                .operations
-                .snapshot()
-                .into_iter()
-                .filter(|o| tenant.as_deref().is_none_or(|t| t == o.tenant))
-                .filter(|o| who.may_act_on(&o.tenant))
-                .collect())
+            let shown = |t: &str| tenant.as_deref().is_none_or(|f| f == t) && who.may_act_on(t);
+            let ops = &svc.inner.operations;
+            Ok((
+                ops.snapshot()
+                    .into_iter()
+                    .filter(|o| shown(&o.tenant))
+                    .collect(),
+                ops.failures()
+                    .into_iter()
+                    .filter(|f| shown(&f.tenant))
+                    .collect(),
+            ))
         })
         .await
+    }
+
+    /// A failed create or restore test: announced to the webhooks and
+    /// listed with the operations.
+    pub(super) fn failure(&self, event: crate::notify::Event, tenant: &str, database: &str, message: &str) {
+        self.inner.notifier.failed(event, tenant, database, message);
+        self.inner.operations.failed(RecentFailure {
+            event,
+            tenant: tenant.into(),
+            database: database.into(),
+            message: message.into(),
+            at: Utc::now(),
+        });
     }
 }
 

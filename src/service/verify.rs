@@ -122,9 +122,7 @@ impl BackupService {
         let (tenant, database) = (&updated.username, &updated.database);
         if verification.result == VerifyResult::Failed {
             facts.outcome("failed", &verification.error);
-            self.inner
-                .notifier
-                .failed(Event::VerifyFailed, tenant, database, &verification.error);
+            self.failure(Event::VerifyFailed, tenant, database, &verification.error);
         } else {
             self.inner
                 .notifier

@@ -96,7 +96,7 @@ async fn a_running_restore_is_listed_with_its_progress_to_its_tenant_only() {
     let id = created["record"]["id"].as_str().unwrap().to_string();
     let size = created["record"]["sizeBytes"].as_str().unwrap().to_string();
     let (status, idle) = operations(&d, &alice, "").await;
-    assert_eq!((status, idle), (200, json!({"operations": []})));
+    assert_eq!((status, idle), (200, json!({"operations": [], "failures": []})));
 
     // --clean drops `people` first, which waits for the lock.
     let lock = Lock::take(&t, "app", "people");
@@ -137,7 +137,7 @@ async fn a_running_restore_is_listed_with_its_progress_to_its_tenant_only() {
     let bob_token = d.token("bob", &[], None);
     assert_eq!(
         operations(&d, &bob_token, "").await,
-        (200, json!({"operations": []}))
+        (200, json!({"operations": [], "failures": []}))
     );
     let (status, refused) = operations(&d, &bob_token, "?username=alice").await;
     assert_eq!(status, 403, "{refused}");
@@ -162,7 +162,7 @@ async fn a_running_restore_is_listed_with_its_progress_to_its_tenant_only() {
     let (mcp, _) = run_client(&[d.url("/mcp")], &job).await;
     assert_eq!(
         mcp["results"][0]["structuredContent"],
-        json!({"operations": []})
+        json!({"operations": [], "failures": []})
     );
 
     // The CLI, not on a terminal, with --output json: progress lines.
@@ -192,7 +192,7 @@ async fn a_running_restore_is_listed_with_its_progress_to_its_tenant_only() {
     );
     assert_eq!(t.psql("app", "SELECT count(*) FROM people"), "500");
     wait_for(&d, &alice, "the list empty again", |v| {
-        v == &json!({"operations": []})
+        v == &json!({"operations": [], "failures": []})
     })
     .await;
     d.stop().await;

@@ -12,6 +12,7 @@ mod binary;
 mod metrics;
 mod notify;
 mod rest;
+mod ui;
 
 use containarium::proto;
 use support::daemon::{TestDaemon, authed};

@@ -206,6 +206,28 @@ async fn failures_staleness_and_recoveries_reach_a_receiver_that_was_down() {
         "{v}"
     );
 
+    // The failures are listed with the operations, to their tenant only.
+    let listed: Value = http
+        .get(format!("http://{}/v1/operations", d.http))
+        .bearer_auth(token("alice", &[]))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let failures: Vec<(&str, &str)> = listed["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["event"].as_str().unwrap(), f["database"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failures,
+        [("verify-failed", "app"), ("create-failed", "nope")],
+        "{listed}"
+    );
+
     // The slack receiver asked only for stale and recovered.
     for v in slack.got() {
         let t = v["text"].as_str().unwrap();
