@@ -6,13 +6,14 @@ use crate::engine::{Password, RestoreOptions};
 use crate::proto;
 use crate::retention::{CalendarDuration, Policy};
 use crate::service::{
-    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, Operation, PruneOutcome, RecentFailure,
-    PruneRequest, RebuildOutcome, RestoreRequest,
+    CheckRequest, Connection, CreateOutcome, CreateRequest, Freshness, Operation, PruneOutcome,
+    PruneRequest, RebuildOutcome, RecentFailure, RestoreRequest,
 };
 use crate::{Error, Result};
 
 /// Highest `jobs` a restore may ask for.
-const MAX_JOBS: i32 = 64;
+/// The most parallel `pg_restore` jobs a restore may ask for.
+pub const MAX_JOBS: i32 = 64;
 
 pub fn destination_to_proto(d: Destination) -> proto::BackupDestination {
     match d {

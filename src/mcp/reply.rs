@@ -136,7 +136,13 @@ impl Summary for proto::ListOperationsResponse {
                     o.started_at
                 )
             },
-        )
+        );
+        self.failures.iter().fold(running, |s, f| {
+            s + &format!(
+                "\n! {} {} {}/{}: {}",
+                f.at, f.event, f.username, f.database, f.message
+            )
+        })
     }
 }
 

@@ -63,9 +63,9 @@ pub fn http_router(
         .merge(mcp)
         .merge(crate::ui::router(service.freshness_config()))
         .route(
-        "/metrics",
-        axum::routing::get(metrics).with_state(service.clone()),
-    )
+            "/metrics",
+            axum::routing::get(metrics).with_state(service.clone()),
+        )
 }
 
 async fn require_token(

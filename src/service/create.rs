@@ -198,7 +198,10 @@ impl BackupService {
             .dump(target, tenant, conn, database, store, destination)
             .await;
         match &r {
-            Ok(_) => self.inner.notifier.ok(Event::CreateFailed, tenant, database),
+            Ok(_) => self
+                .inner
+                .notifier
+                .ok(Event::CreateFailed, tenant, database),
             Err(e) => self.failure(Event::CreateFailed, tenant, database, &e.message),
         }
         r

@@ -5,6 +5,7 @@
 mod check;
 mod create;
 mod facts;
+mod gate;
 mod limits;
 mod manage;
 mod operations;
@@ -19,6 +20,7 @@ mod watch;
 
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
+pub use gate::{Gate, gate};
 pub use operations::{Operation, RecentFailure};
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;

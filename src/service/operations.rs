@@ -218,7 +218,13 @@ impl BackupService {
 
     /// A failed create or restore test: announced to the webhooks and
     /// listed with the operations.
-    pub(super) fn failure(&self, event: crate::notify::Event, tenant: &str, database: &str, message: &str) {
+    pub(super) fn failure(
+        &self,
+        event: crate::notify::Event,
+        tenant: &str,
+        database: &str,
+        message: &str,
+    ) {
         self.inner.notifier.failed(event, tenant, database, message);
         self.inner.operations.failed(RecentFailure {
             event,

@@ -96,7 +96,10 @@ async fn a_running_restore_is_listed_with_its_progress_to_its_tenant_only() {
     let id = created["record"]["id"].as_str().unwrap().to_string();
     let size = created["record"]["sizeBytes"].as_str().unwrap().to_string();
     let (status, idle) = operations(&d, &alice, "").await;
-    assert_eq!((status, idle), (200, json!({"operations": [], "failures": []})));
+    assert_eq!(
+        (status, idle),
+        (200, json!({"operations": [], "failures": []}))
+    );
 
     // --clean drops `people` first, which waits for the lock.
     let lock = Lock::take(&t, "app", "people");

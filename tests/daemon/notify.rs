@@ -220,7 +220,12 @@ async fn failures_staleness_and_recoveries_reach_a_receiver_that_was_down() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| (f["event"].as_str().unwrap(), f["database"].as_str().unwrap()))
+        .map(|f| {
+            (
+                f["event"].as_str().unwrap(),
+                f["database"].as_str().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         failures,

@@ -18,7 +18,11 @@ use crate::support::{Tenant, config_for, seed};
 async fn browse(job: &Value) -> Value {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let python = root.join(".venv/bin/python");
-    for needed in [python.as_path(), "/usr/bin/chromium".as_ref(), "/usr/bin/chromedriver".as_ref()] {
+    for needed in [
+        python.as_path(),
+        "/usr/bin/chromium".as_ref(),
+        "/usr/bin/chromedriver".as_ref(),
+    ] {
         assert!(
             needed.exists(),
             "{} is missing: run ./scripts/setup.sh",
@@ -36,10 +40,13 @@ async fn browse(job: &Value) -> Value {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(job.to_string().as_bytes()).await.unwrap();
     drop(stdin);
-    let out = tokio::time::timeout(std::time::Duration::from_secs(240), child.wait_with_output())
-        .await
-        .expect("the browser run finished in time")
-        .unwrap();
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(200),
+        child.wait_with_output(),
+    )
+    .await
+    .expect("the browser run finished in time")
+    .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "the browser run failed: {stderr}");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"))
@@ -104,7 +111,13 @@ async fn the_status_page_in_a_browser_shows_each_token_its_own_tenants() {
     );
     let bob = &seen["admin_rows"][1];
     assert_eq!(bob["class"], "stale");
-    assert!(bob["cells"][5].as_str().unwrap().contains("never backed up"), "{bob}");
+    assert!(
+        bob["cells"][5]
+            .as_str()
+            .unwrap()
+            .contains("never backed up"),
+        "{bob}"
+    );
     let alice_row = &seen["admin_rows"][0];
     assert_eq!(alice_row["trend_points"], 1, "a size trend: {alice_row}");
     assert_eq!(alice_row["cells"][3], "never", "no restore test yet");
