@@ -90,6 +90,7 @@ mod tests {
                 ..Default::default()
             }],
             warnings: vec![],
+            next_page_token: String::new(),
         };
         let body = reply(&resp, &[]);
         let bytes =

@@ -74,14 +74,33 @@ async fn list(
     h: HeaderMap,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(k) = q.keys().find(|k| k.as_str() != "username") {
-        return ApiError::from(Error::invalid(format!("unknown query parameter {k:?}")))
-            .into_response();
-    }
-    let req = proto::ListBackupsRequest {
-        username: q.get("username").cloned().unwrap_or_default(),
+    let req = match list_query(&q) {
+        Ok(r) => r,
+        Err(e) => return ApiError::from(e).into_response(),
     };
     respond(api.list_backups(&creds(&h), req).await, &[])
+}
+
+/// `?username=&pageSize=&pageToken=` (snake_case accepted too); any other
+/// parameter, or a page size that is not a number, is refused.
+fn list_query(q: &HashMap<String, String>) -> crate::Result<proto::ListBackupsRequest> {
+    let mut req = proto::ListBackupsRequest::default();
+    for (k, v) in q {
+        match k.as_str() {
+            "username" => req.username.clone_from(v),
+            "pageSize" | "page_size" => {
+                req.page_size = v.parse().map_err(|_| {
+                    Error::invalid(format!(
+                        "pageSize {v:?} is not a page size: use a whole number from 1 to \
+                         1000, or 0 for every record"
+                    ))
+                })?;
+            }
+            "pageToken" | "page_token" => req.page_token.clone_from(v),
+            _ => return Err(Error::invalid(format!("unknown query parameter {k:?}"))),
+        }
+    }
+    Ok(req)
 }
 
 async fn get_one(State(api): State<Shared>, h: HeaderMap, Path(id): Path<String>) -> Response {

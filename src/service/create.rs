@@ -194,7 +194,11 @@ impl BackupService {
     ) -> Result<Record> {
         let _slot = self.inner.limits.slot().await?;
         let created_at = Utc::now();
-        let reservation = self.inner.catalog.reserve(tenant, database, &created_at)?;
+        let reservation = self
+            .inner
+            .catalog
+            .reserve(tenant, database, &created_at)
+            .await?;
         let id = reservation.id.clone();
         let relation_count = match engine::relation_count(target, conn, database).await {
             Ok(n) => Some(n),
@@ -278,7 +282,7 @@ impl BackupService {
                 return Err(e.context(format!("writing the sidecar of {id} beside its dump")));
             }
         }
-        if let Err(e) = self.inner.catalog.put(&record) {
+        if let Err(e) = self.inner.catalog.put(&record).await {
             // An object without a record is invisible; don't leave it behind.
             if remote {
                 let _ = store.delete(&format!("{id}{META}")).await;

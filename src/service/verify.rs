@@ -109,7 +109,7 @@ impl BackupService {
         if updated.destination != Destination::Local {
             self.put_evidence(&updated, &verification).await;
         }
-        self.inner.catalog.put(&updated)?;
+        self.inner.catalog.put(&updated).await?;
         if verification.result == VerifyResult::Failed {
             facts.outcome("failed", &verification.error);
         }

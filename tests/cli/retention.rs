@@ -8,7 +8,7 @@ use crate::support::{Tenant, config_for};
 use crate::{BOTH, Cli, failed_with};
 
 /// A backup of `tenant`/`database` made `age` ago (its dump is irrelevant here).
-fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration) {
+async fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration) {
     let at = Utc::now() - age;
     let id = containarium::catalog::make_id(tenant, database, &at, 1);
     let r = Record {
@@ -25,7 +25,7 @@ fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration
         relation_count: None,
         row_counts: None,
     };
-    Catalog::open(dir).unwrap().put(&r).unwrap();
+    Catalog::open(dir).unwrap().put(&r).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -51,7 +51,7 @@ async fn check_exits_non_zero_for_stale_and_never_backed_up() {
         let cli = Cli::new(&d, transport, Some(admin.clone()));
         if transport == crate::Transport::Grpc {
             cli.ok(&["create", "alice", "--database", "app"]).await;
-            old_backup(&backups, "bob", "app", Duration::hours(30));
+            old_backup(&backups, "bob", "app", Duration::hours(30)).await;
         }
 
         // Fresh.

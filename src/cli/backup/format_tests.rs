@@ -154,6 +154,7 @@ fn json_is_proto3_json() {
     let resp = proto::ListBackupsResponse {
         records: vec![record()],
         warnings: vec![],
+        next_page_token: String::new(),
     };
     let v: serde_json::Value = serde_json::from_str(&json(&resp).unwrap()).unwrap();
     let r = &v["records"][0];
