@@ -400,7 +400,7 @@ impl Shared {
     fn reload(&self) -> Result<()> {
         let names: Vec<String> = std::fs::read_dir(&self.dir)
             .ctx(format!("reading {}", self.dir.display()))?
-            .filter_map(|e| e.ok())
+            .filter_map(std::result::Result::ok)
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| sidecar_id(n).is_some())
             .collect();

@@ -279,7 +279,7 @@ async fn a_sidecar_another_process_drops_in_shows_up_in_list() {
         let (ids, _) = page(&d, wire, &admin, req("carol", 0, "")).await.unwrap();
         assert_eq!(
             ids,
-            [r.id.clone()],
+            vec![r.id.clone()],
             "{wire:?}: the dropped-in sidecar is listed"
         );
     }
