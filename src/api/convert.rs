@@ -78,6 +78,7 @@ pub fn record_to_proto(r: &Record) -> proto::BackupRecord {
         .into(),
         last_verification: r.last_verification.as_ref().map(verification_to_proto),
         relation_count: r.relation_count,
+        locked_until: r.locked_until.as_ref().map(rfc3339).unwrap_or_default(),
     }
 }
 

@@ -517,6 +517,7 @@ mod tests {
             last_verification: None,
             relation_count: Some(3),
             row_counts: None,
+            locked_until: None,
         }
     }
 

@@ -3,7 +3,15 @@
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
 use crate::catalog::{Destination, Listing, META, Page, PageRequest, Record};
-use crate::{Code, Result};
+use crate::{Code, Error, Result};
+
+/// How a backup under a bucket lock is named to callers.
+pub(super) fn locked_note(until: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "locked until {} (object lock / retention)",
+        crate::catalog::rfc3339(&until)
+    )
+}
 
 impl BackupService {
     /// Every record in the catalog's order (see [`BackupService::list_page`]).
@@ -88,6 +96,13 @@ impl BackupService {
     /// cleanup) still lets the record go. Call with the id locked.
     pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
         let id = &record.id;
+        if let Some(until) = record.locked_at(chrono::Utc::now()) {
+            return Err(Error::precondition(format!(
+                "backup {id} is {}: its bucket refuses to delete it before then, so it and its \
+                 record stay until that has passed",
+                locked_note(until)
+            )));
+        }
         let store = self.store_of(record)?;
         let dump = format!("{id}.dump");
         let note = match store.delete(&dump).await {

@@ -24,6 +24,7 @@ async fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Du
         last_verification: None,
         relation_count: None,
         row_counts: None,
+        locked_until: None,
     };
     Catalog::open(dir).unwrap().put(&r).await.unwrap();
 }

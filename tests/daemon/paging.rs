@@ -104,6 +104,7 @@ fn record(dir: &Path, tenant: &str, at: DateTime<Utc>, n: u32) -> Record {
         last_verification: None,
         relation_count: None,
         row_counts: None,
+        locked_until: None,
     }
 }
 

@@ -67,6 +67,7 @@ const RECORD_KEYS: &[&str] = &[
     "engine",
     "lastVerification",
     "relationCount",
+    "lockedUntil",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

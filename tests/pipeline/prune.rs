@@ -43,6 +43,7 @@ async fn synthesize(
             last_verification: None,
             relation_count: None,
             row_counts: None,
+            locked_until: None,
         };
         catalog.put(&r).await.unwrap();
         out.push(r);

@@ -15,6 +15,7 @@ fn record() -> proto::BackupRecord {
         engine: BackupEngine::Postgres.into(),
         last_verification: None,
         relation_count: Some(42),
+        ..Default::default()
     }
 }
 
