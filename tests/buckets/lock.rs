@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use chrono::{DateTime, Utc};
+use containarium::config::Config;
 use containarium::proto;
 use serde_json::Value;
 use tonic::Code;
@@ -37,6 +38,40 @@ fn boto(moto: &Moto, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// alice's tenant with a database `app`, and a daemon for it that
+/// `configure` points at a bucket.
+async fn daemon_with(
+    configure: impl FnOnce(&mut Config),
+) -> (Tenant, tempfile::TempDir, TestDaemon) {
+    let t = Tenant::start();
+    t.create_db("app");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path(), &[("alice", &t)]);
+    configure(&mut config);
+    let d = TestDaemon::start(&config).await;
+    (t, dir, d)
+}
+
+/// A backup of alice's `app` to `dest`'s default bucket.
+async fn backup_to(d: &TestDaemon, dest: proto::BackupDestination) -> proto::BackupRecord {
+    d.grpc_client()
+        .await
+        .create_backup(authed(create("alice", "app", dest, ""), &d.admin()))
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap()
+}
+
+/// Lets time pass beyond `until` (the lock is the thing under test, not a
+/// readiness wait).
+async fn wait_past(until: &str) {
+    let until: DateTime<Utc> = until.parse().unwrap();
+    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(wait + std::time::Duration::from_secs(1)).await;
+}
+
 fn prune(keep_last: i32, dry_run: bool) -> proto::PruneBackupsRequest {
     proto::PruneBackupsRequest {
         username: "alice".into(),
@@ -48,34 +83,18 @@ fn prune(keep_last: i32, dry_run: bool) -> proto::PruneBackupsRequest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn locked_backups_cannot_be_deleted_until_their_lock_has_passed() {
-    let t = Tenant::start();
-    t.create_db("app");
     let moto = Moto::start();
     boto(&moto, &["create-bucket", "vault"]);
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config_for(dir.path(), &[("alice", &t)]);
-    let mut s3 = moto.config("s3://vault/prod");
-    s3.object_lock_days = Some(LOCK_DAYS);
-    config.s3 = Some(s3);
-    let d = TestDaemon::start(&config).await;
+    let (_t, _dir, d) = daemon_with(|config| {
+        let mut s3 = moto.config("s3://vault/prod");
+        s3.object_lock_days = Some(LOCK_DAYS);
+        config.s3 = Some(s3);
+    })
+    .await;
     let mut c = d.grpc_client().await;
     let admin = d.admin();
-
-    let mut made = Vec::new();
-    for _ in 0..2 {
-        let r = c
-            .create_backup(authed(
-                create("alice", "app", proto::BackupDestination::S3, ""),
-                &admin,
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .record
-            .unwrap();
-        made.push(r);
-    }
-    let (older, newer) = (&made[0], &made[1]);
+    let older = &backup_to(&d, proto::BackupDestination::S3).await;
+    let newer = &backup_to(&d, proto::BackupDestination::S3).await;
     let until: DateTime<Utc> = older
         .locked_until
         .parse()
@@ -157,10 +176,7 @@ async fn locked_backups_cannot_be_deleted_until_their_lock_has_passed() {
     }
     assert!(moto.objects("vault").contains(&dump));
 
-    // Time passes (the lock is the thing under test, not a readiness wait).
-    let newest_lock: DateTime<Utc> = newer.locked_until.parse().unwrap();
-    let wait = (newest_lock - Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(wait + std::time::Duration::from_secs(1)).await;
+    wait_past(&newer.locked_until).await;
 
     let p = c
         .prune_backups(authed(prune(1, false), &admin))
@@ -205,28 +221,17 @@ async fn locked_backups_cannot_be_deleted_until_their_lock_has_passed() {
 /// refusal; the bucket-side refusal is proven on S3 above.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn gcs_objects_carry_the_retention_and_locked_backups_stay() {
-    let t = Tenant::start();
-    t.create_db("app");
     let gcs = FakeGcs::start();
     gcs.create_bucket("vault");
-    let dir = tempfile::tempdir().unwrap();
-    let mut config = config_for(dir.path(), &[("alice", &t)]);
-    let mut g = gcs.config("gs://vault/prod");
-    g.retention_days = Some(LOCK_DAYS);
-    config.gcs = Some(g);
-    let d = TestDaemon::start(&config).await;
+    let (_t, _dir, d) = daemon_with(|config| {
+        let mut g = gcs.config("gs://vault/prod");
+        g.retention_days = Some(LOCK_DAYS);
+        config.gcs = Some(g);
+    })
+    .await;
     let mut c = d.grpc_client().await;
     let admin = d.admin();
-    let r = c
-        .create_backup(authed(
-            create("alice", "app", proto::BackupDestination::Gcs, ""),
-            &admin,
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let r = backup_to(&d, proto::BackupDestination::Gcs).await;
     assert!(!r.locked_until.is_empty());
     for key in [
         format!("prod/{}.dump", r.id),
@@ -260,9 +265,7 @@ async fn gcs_objects_carry_the_retention_and_locked_backups_stay() {
             .contains(&format!("prod/{}.dump", r.id))
     );
 
-    let until: DateTime<Utc> = r.locked_until.parse().unwrap();
-    let wait = (until - Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(wait + std::time::Duration::from_secs(1)).await;
+    wait_past(&r.locked_until).await;
     c.delete_backup(authed(
         proto::DeleteBackupRequest { id: r.id.clone() },
         &admin,

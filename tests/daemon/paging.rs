@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use containarium::catalog::{Destination, Engine, Record, encode};
+use containarium::catalog::{Record, encode};
 use containarium::proto;
 use serde_json::Value;
 
 use super::local;
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, synthetic_record};
 
 #[derive(Clone, Copy, Debug)]
 enum Wire {
@@ -90,22 +90,7 @@ fn req(username: &str, size: i32, token: &str) -> proto::ListBackupsRequest {
 }
 
 fn record(dir: &Path, tenant: &str, at: DateTime<Utc>, n: u32) -> Record {
-    let id = containarium::catalog::make_id(tenant, "app", &at, n);
-    Record {
-        id: id.clone(),
-        username: tenant.into(),
-        database: "app".into(),
-        created_at: at,
-        size_bytes: 1,
-        sha256: "00".into(),
-        destination: Destination::Local,
-        location: dir.join(format!("{id}.dump")).display().to_string(),
-        engine: Some(Engine::Postgres),
-        last_verification: None,
-        relation_count: None,
-        row_counts: None,
-        locked_until: None,
-    }
+    synthetic_record(dir, tenant, "app", at, n)
 }
 
 /// Another process writes the sidecar: staged beside the directory, then

@@ -6,12 +6,12 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use containarium::Code;
-use containarium::catalog::{Catalog, Destination, Engine, Record};
+use containarium::catalog::{Catalog, Record};
 use containarium::retention::{self, Policy};
 use containarium::service::PruneRequest;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Harness, Tenant, create_req, none};
+use crate::support::{Harness, Tenant, create_req, none, synthetic_record};
 
 /// Writes `n` backups of `tenant`/`database`, one every `gap` hours back from
 /// a fixed instant, each with a real dump file and sidecar.
@@ -27,24 +27,11 @@ async fn synthesize(
     let mut out = Vec::new();
     for i in 0..n {
         let at = end - Duration::hours(gap * i64::try_from(i).unwrap());
-        let id = containarium::catalog::make_id(tenant, database, &at, 1);
-        let bytes = format!("dump of {id}").into_bytes();
-        std::fs::write(dir.join(format!("{id}.dump")), &bytes).unwrap();
-        let r = Record {
-            id: id.clone(),
-            username: tenant.into(),
-            database: database.into(),
-            created_at: at,
-            size_bytes: i64::try_from(bytes.len()).unwrap(),
-            sha256: hex::encode(Sha256::digest(&bytes)),
-            destination: Destination::Local,
-            location: dir.join(format!("{id}.dump")).display().to_string(),
-            engine: Some(Engine::Postgres),
-            last_verification: None,
-            relation_count: None,
-            row_counts: None,
-            locked_until: None,
-        };
+        let mut r = synthetic_record(dir, tenant, database, at, 1);
+        let bytes = format!("dump of {}", r.id).into_bytes();
+        std::fs::write(dir.join(format!("{}.dump", r.id)), &bytes).unwrap();
+        r.size_bytes = i64::try_from(bytes.len()).unwrap();
+        r.sha256 = hex::encode(Sha256::digest(&bytes));
         catalog.put(&r).await.unwrap();
         out.push(r);
     }
