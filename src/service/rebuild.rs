@@ -288,3 +288,42 @@ fn newer(candidate: Option<&Verification>, known: Option<&Verification>) -> bool
         (None, _) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_reads_only_backups_with_a_key_new_since_the_last_one() {
+        let before: BTreeSet<String> = [
+            "p/a-1.dump",
+            "p/a-1.meta.json",
+            "p/b-1.dump",
+            "p/b-1.meta.json",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let now: BTreeSet<&str> = [
+            "p/a-1.dump",
+            "p/a-1.meta.json",
+            "p/b-1.dump",
+            "p/b-1.meta.json",
+            "p/b-1.verify-20260101T000000Z-0a0b0c0d.json",
+            "p/c-1.dump",
+            "p/c-1.meta.json",
+        ]
+        .into_iter()
+        .collect();
+        assert!(
+            !changed_since(&before, &now, "p/a-1"),
+            "untouched: not read"
+        );
+        assert!(changed_since(&before, &now, "p/b-1"), "new evidence: read");
+        assert!(changed_since(&before, &now, "p/c-1"), "new backup: read");
+        assert!(
+            changed_since(&BTreeSet::new(), &now, "p/a-1"),
+            "first sync: all"
+        );
+    }
+}

@@ -18,8 +18,9 @@ use crate::support::daemon::{TestDaemon, authed};
 use crate::support::emulators::{FakeGcs, Moto, http};
 use crate::support::{Tenant, config_for};
 
-/// The lock in the test: 4 seconds, in days.
-const LOCK_DAYS: f64 = 4.0 / 86_400.0;
+/// The lock in the test, in days: one minute, long enough for two backups
+/// and every refusal on a loaded machine.
+const LOCK_DAYS: f64 = 60.0 / 86_400.0;
 
 /// One command of `object_lock.py` (boto3, the daemon's credentials).
 fn boto(moto: &Moto, args: &[&str]) -> Value {
@@ -294,13 +295,13 @@ async fn out_of_range_lock_periods_are_refused_at_start() {
         if gcs {
             config.gcs = Some(containarium::config::GcsConfig {
                 anonymous: true,
-                default_bucket: Some("gs://b".into()),
+                default_bucket: Some("gs://bucket-b".into()),
                 retention_days: Some(days),
                 ..Default::default()
             });
         } else {
             config.s3 = Some(containarium::config::S3Config {
-                default_bucket: Some("s3://b".into()),
+                default_bucket: Some("s3://bucket-b".into()),
                 object_lock_days: Some(days),
                 ..Default::default()
             });

@@ -122,11 +122,12 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "location:    /var/lib/containarium/backups/alice-app-20260605T130405Z.dump\n",
         "engine:      postgres\n",
         "relations:   -\n",
+        "locked:      -\n",
         "verified:    never\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 11);
+    assert_eq!(d.lines().count(), 12);
 }
 
 #[test]
