@@ -8,8 +8,10 @@
 mod support;
 
 mod fixture;
+mod restore;
 mod round_trip;
 mod secrets;
+mod staging;
 
 use containarium::proto;
 
