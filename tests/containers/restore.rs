@@ -4,49 +4,23 @@
 //! the round trip backs up every database of alice, so the tests running
 //! beside it leave alice alone.
 
-use containarium::proto;
 use tonic::Code;
 
-use crate::create;
+use crate::Bob;
 use crate::fixture::Fixture;
-use crate::support::daemon::{TestDaemon, authed};
 use crate::support::{Psql, fingerprint, seed};
-
-/// A restore of `id` into `database` (empty: the record's own).
-fn restore(
-    fx: &Fixture,
-    id: &str,
-    database: &str,
-    pw: Option<&str>,
-) -> proto::RestoreBackupRequest {
-    proto::RestoreBackupRequest {
-        id: id.into(),
-        connection: Some(fx.connection(database, pw)),
-        ..Default::default()
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn restore_in_place_with_clean_puts_back_what_was_changed() {
     let fx = Fixture::from_env();
     let bob = &fx.scram;
-    let pw = Some(fx.password.as_str());
     bob.fresh_db("inplace");
     seed(bob, "inplace", "bob");
     let original = fingerprint(bob, "inplace");
     let files = bob.files();
 
-    let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&fx.daemon_config(dir.path())).await;
-    let mut c = d.grpc_client().await;
-    let tok = d.token("bob", &[], None);
-    let rec = c
-        .create_backup(authed(create("bob", fx.connection("inplace", pw)), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let mut s = Bob::start(&fx).await;
+    let rec = s.backup(&fx, "inplace").await;
 
     // Damage after the backup: rows gone, rows changed.
     bob.psql(
@@ -57,25 +31,18 @@ async fn restore_in_place_with_clean_puts_back_what_was_changed() {
 
     // Without --clean the objects exist: pg_restore fails, and in its single
     // transaction nothing changes.
-    let e = c
-        .restore_backup(authed(restore(&fx, &rec.id, "", pw), &tok))
-        .await
-        .unwrap_err();
+    let e = s.restore(&fx, &rec.id, "", |_| {}).await.unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
     assert!(e.message().contains("already exists"), "{}", e.message());
     assert_eq!(bob.psql("inplace", "SELECT name FROM owner"), "mallory");
 
-    let mut req = restore(&fx, &rec.id, "", pw);
-    req.clean = true;
-    let msg = c
-        .restore_backup(authed(req, &tok))
+    let msg = s
+        .restore(&fx, &rec.id, "", |r| r.clean = true)
         .await
-        .unwrap()
-        .into_inner()
-        .message;
+        .unwrap();
     assert!(msg.contains("restored into bob/inplace"), "{msg}");
     assert_eq!(fingerprint(bob, "inplace"), original);
-    d.stop().await;
+    s.daemon.stop().await;
 
     bob.assert_no_dump_files(&files);
     bob.drop_db("inplace");
@@ -85,35 +52,23 @@ async fn restore_in_place_with_clean_puts_back_what_was_changed() {
 async fn parallel_restore_with_jobs_stages_nothing_that_outlives_it() {
     let fx = Fixture::from_env();
     let bob = &fx.scram;
-    let pw = Some(fx.password.as_str());
     bob.fresh_db("par_src");
     bob.drop_db("par_copy");
     seed(bob, "par_src", "bob");
     let files = bob.files();
 
-    let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&fx.daemon_config(dir.path())).await;
-    let mut c = d.grpc_client().await;
-    let tok = d.token("bob", &[], None);
-    let rec = c
-        .create_backup(authed(create("bob", fx.connection("par_src", pw)), &tok))
+    let mut s = Bob::start(&fx).await;
+    let rec = s.backup(&fx, "par_src").await;
+    let msg = s
+        .restore(&fx, &rec.id, "par_copy", |r| {
+            r.jobs = 3;
+            r.no_owner = true;
+        })
         .await
-        .unwrap()
-        .into_inner()
-        .record
         .unwrap();
-    let mut req = restore(&fx, &rec.id, "par_copy", pw);
-    req.jobs = 3;
-    req.no_owner = true;
-    let msg = c
-        .restore_backup(authed(req, &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .message;
     assert!(msg.contains("restored into bob/par_copy"), "{msg}");
     assert_eq!(fingerprint(bob, "par_copy"), fingerprint(bob, "par_src"));
-    d.stop().await;
+    s.daemon.stop().await;
 
     bob.assert_no_dump_files(&files);
     bob.drop_db("par_src");
@@ -124,36 +79,31 @@ async fn parallel_restore_with_jobs_stages_nothing_that_outlives_it() {
 async fn a_tampered_dump_is_refused_before_the_container_is_touched() {
     let fx = Fixture::from_env();
     let bob = &fx.scram;
-    let pw = Some(fx.password.as_str());
     bob.fresh_db("integ");
     bob.drop_db("integ_copy");
     seed(bob, "integ", "bob");
 
-    let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&fx.daemon_config(dir.path())).await;
-    let mut c = d.grpc_client().await;
-    let tok = d.token("bob", &[], None);
-    let rec = c
-        .create_backup(authed(create("bob", fx.connection("integ", pw)), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let mut s = Bob::start(&fx).await;
+    let rec = s.backup(&fx, "integ").await;
     bob.psql("integ", "UPDATE owner SET name = 'after the backup'");
     let changed = fingerprint(bob, "integ");
 
     // One byte flipped in the stored archive (same size).
-    let path = dir.path().join("backups").join(format!("{}.dump", rec.id));
+    let path = s
+        .dir
+        .path()
+        .join("backups")
+        .join(format!("{}.dump", rec.id));
     let mut bytes = std::fs::read(&path).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
 
     for (database, clean) in [("integ_copy", false), ("", true)] {
-        let mut req = restore(&fx, &rec.id, database, pw);
-        req.clean = clean;
-        let e = c.restore_backup(authed(req, &tok)).await.unwrap_err();
+        let e = s
+            .restore(&fx, &rec.id, database, |r| r.clean = clean)
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), Code::FailedPrecondition, "{}", e.message());
         assert!(
             e.message().contains("integrity check failed"),
@@ -164,6 +114,6 @@ async fn a_tampered_dump_is_refused_before_the_container_is_touched() {
     // Neither a new database nor a cleaned one.
     assert!(!bob.databases().contains(&"integ_copy".to_string()));
     assert_eq!(fingerprint(bob, "integ"), changed);
-    d.stop().await;
+    s.daemon.stop().await;
     bob.drop_db("integ");
 }

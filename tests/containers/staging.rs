@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use containarium::proto;
 use tonic::Code;
 
-use crate::create;
+use crate::Bob;
 use crate::fixture::Fixture;
-use crate::support::daemon::{TestDaemon, authed};
+use crate::support::daemon::authed;
 use crate::support::{Psql, seed};
 
 /// A process of the container, as the host sees it.
@@ -70,7 +70,6 @@ fn signal(sig: &str, pids: &[&str]) {
 async fn a_parallel_restore_killed_while_staging_leaves_no_archive_in_the_container() {
     let fx = Fixture::from_env();
     let bob = &fx.scram;
-    let pw = Some(fx.password.as_str());
     bob.fresh_db("stage_src");
     bob.drop_db("stage_kill");
     seed(bob, "stage_src", "bob");
@@ -83,28 +82,17 @@ async fn a_parallel_restore_killed_while_staging_leaves_no_archive_in_the_contai
     let namespace = bob.pid_namespace();
     let files = bob.files();
 
-    let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&fx.daemon_config(dir.path())).await;
-    let mut c = d.grpc_client().await;
-    let tok = d.token("bob", &[], None);
-    let rec = c
-        .create_backup(authed(create("bob", fx.connection("stage_src", pw)), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
-
+    let mut s = Bob::start(&fx).await;
+    let rec = s.backup(&fx, "stage_src").await;
     let req = proto::RestoreBackupRequest {
         id: rec.id.clone(),
-        connection: Some(fx.connection("stage_kill", pw)),
+        connection: Some(fx.connection("stage_kill", Some(&fx.password))),
         jobs: 2,
         no_owner: true,
         ..Default::default()
     };
-    let mut restoring = c.clone();
-    let tok2 = tok.clone();
-    let restore = tokio::spawn(async move { restoring.restore_backup(authed(req, &tok2)).await });
+    let (mut client, token) = (s.client.clone(), s.token.clone());
+    let restore = tokio::spawn(async move { client.restore_backup(authed(req, &token)).await });
 
     // The staging shell (`sh -c … pg_restore … -d stage_kill`) and its `cat`.
     let deadline = Instant::now() + Duration::from_mins(1);
@@ -164,7 +152,7 @@ async fn a_parallel_restore_killed_while_staging_leaves_no_archive_in_the_contai
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!bob.databases().contains(&"stage_kill".to_string()));
-    d.stop().await;
+    s.daemon.stop().await;
     bob.assert_no_dump_files(&files);
     bob.drop_db("stage_src");
 }
