@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 mod buckets;
 
-pub use buckets::{GcsConfig, S3Config, apply_env as apply_bucket_env, bucket_policy};
+pub use buckets::{
+    GcsConfig, LockMode, S3Config, apply_env as apply_bucket_env, bucket_policy, lock_period,
+};
 
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
 use crate::{Error, Result};

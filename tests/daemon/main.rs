@@ -11,6 +11,7 @@ mod authz;
 mod binary;
 mod metrics;
 mod notify;
+mod paging;
 mod rest;
 mod ui;
 
