@@ -269,7 +269,7 @@ mod tests {
     #[test]
     fn a_client_decodes_a_newer_daemons_fields() {
         let r: proto::ListBackupsResponse = serde_json::from_str(
-            r#"{"records":[{"id":"a-b-1","sizeBytes":"3","kindOfTheFuture":"x"}],"warnings":[],"nextPageToken":"t"}"#,
+            r#"{"records":[{"id":"a-b-1","sizeBytes":"3","kindOfTheFuture":"x"}],"warnings":[],"shardHint":"t"}"#,
         )
         .unwrap();
         assert_eq!(r.records[0].id, "a-b-1");

@@ -16,7 +16,7 @@ async fn the_rest_client_ignores_fields_a_newer_daemon_adds() {
         "engine": "BACKUP_ENGINE_POSTGRES", "lastVerification": null,
         "compression": {"codec": "zstd", "level": 3}, "tags": ["nightly"]
     });
-    let body = json!({"records": [record], "warnings": [], "nextPageToken": "abc"});
+    let body = json!({"records": [record], "warnings": [], "shardHint": "abc"});
     let app = axum::Router::new().route(
         "/v1/backups",
         axum::routing::get(move || async move { axum::Json(body) }),
