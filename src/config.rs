@@ -31,6 +31,19 @@ pub struct Config {
     pub queue_timeout_secs: u64,
     /// How long SIGTERM waits for running operations before exiting.
     pub shutdown_grace_secs: u64,
+    /// Operations of one tenant running at once (creates, restores,
+    /// verifies of its backups); more wait in line like for `max-concurrent`,
+    /// so one tenant's calls can never take every slot.
+    pub max_concurrent_per_tenant: usize,
+    /// Longest one database's dump may take (manifest queries included);
+    /// then pg_dump is killed, its partial output removed and the failure
+    /// recorded and audited. A tenant holding a lock fails here, alone.
+    pub create_timeout_secs: u64,
+    /// Longest one restore may take before pg_restore is killed.
+    pub restore_timeout_secs: u64,
+    /// Longest the restore and comparison of a verify may take; the scratch
+    /// database and role are dropped afterwards either way.
+    pub verify_timeout_secs: u64,
     /// Treat the default buckets as the shared catalog: before each read,
     /// index the sidecars other daemons wrote there and drop records whose
     /// backups another daemon deleted. Several hosts then list and restore
@@ -58,6 +71,10 @@ impl Default for Config {
             max_concurrent: 4,
             queue_timeout_secs: 600,
             shutdown_grace_secs: 60,
+            max_concurrent_per_tenant: 1,
+            create_timeout_secs: 4 * 3600,
+            restore_timeout_secs: 4 * 3600,
+            verify_timeout_secs: 4 * 3600,
             catalog_sync: false,
             audit_log: None,
             runtime: RuntimeConfig::default(),

@@ -23,6 +23,10 @@ impl BackupService {
             let mut listing = svc.inner.catalog.list(filter.as_deref())?;
             if !who.admin {
                 listing.problems.clear();
+                listing.records = std::mem::take(&mut listing.records)
+                    .into_iter()
+                    .map(|r| super::verify::for_viewer(&who, r))
+                    .collect();
             }
             Ok(listing)
         })
@@ -36,6 +40,7 @@ impl BackupService {
         self.run("get", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             svc.visible(&who, &id)
+                .map(|r| super::verify::for_viewer(&who, r))
         })
         .await
     }

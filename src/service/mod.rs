@@ -114,7 +114,7 @@ impl BackupService {
                 catalog_sync: config.catalog_sync,
                 spool_dir,
                 audit,
-                limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
+                limits: Limits::new(config),
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::default(),
@@ -222,6 +222,17 @@ impl BackupService {
         });
         task.await
             .map_err(|e| Error::internal(format!("the operation's task failed: {e}")))?
+    }
+
+    /// Where `tenant`'s commands run, refusing a connection that would leave
+    /// the tenant (see [`requests::check_reach`]).
+    ///
+    /// # Errors
+    /// NotFound (undeclared tenant), PermissionDenied (host not allowed).
+    fn reach(&self, tenant: &str, conn: &crate::engine::PgConn) -> Result<crate::runtime::Target> {
+        let target = self.inner.tenants.resolve(tenant)?;
+        requests::check_reach(tenant, &target, conn)?;
+        Ok(target)
     }
 
     /// The record of `id` if `who` may see it. Another tenant's id answers

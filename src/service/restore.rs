@@ -1,6 +1,9 @@
 //! Restore: verified spool first, then pg_restore inside the tenant's
 //! container, single-transaction by default so a failure changes nothing.
 //! A database the restore had to create is dropped again if the restore fails.
+//! Unlike verify, a restore runs as the caller's own database user with no
+//! sandbox: the archive came from this tenant's server and goes back to it,
+//! so it can do nothing there that the tenant could not already do.
 
 use tokio::io::AsyncWriteExt;
 
@@ -38,10 +41,10 @@ impl BackupService {
             .connection
             .database()?
             .map_or_else(|| record.database.clone(), str::to_string);
-        let target = self.inner.tenants.resolve(&record.username)?;
         let conn = req.connection.pg()?;
+        let target = self.reach(&record.username, &conn)?;
 
-        let _slot = self.inner.limits.slot().await?;
+        let _slot = self.inner.limits.slot(&record.username).await?;
         let _lock = self.inner.locks.lock(&record.id).await;
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
@@ -51,14 +54,26 @@ impl BackupService {
         if !existed {
             engine::create_database(&target, &conn, &database).await?;
         }
-        if let Err(stderr) = pg_restore(&target, &conn, &database, req.options, &spool).await? {
+        let restored = super::limits::within(
+            self.inner.limits.deadlines.restore,
+            format!("the restore of {}", record.id),
+            pg_restore(&target, &conn, &database, req.options, &spool),
+        )
+        .await;
+        let failure = match restored {
+            Ok(Ok(())) => None,
+            Ok(Err(stderr)) => Some(Error::precondition(format!(
+                "pg_restore of {} into {}/{database} failed: {stderr}",
+                record.id, record.username
+            ))),
+            // Could not run, or cut off at the deadline (pg_restore killed).
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failure {
             if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
                 tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
             }
-            return Err(Error::precondition(format!(
-                "pg_restore of {} into {}/{database} failed: {stderr}",
-                record.id, record.username
-            )));
+            return Err(e);
         }
         tracing::info!(id = %record.id, database, "restore finished");
         Ok(format!(

@@ -15,7 +15,7 @@ use std::process::{Command, Output};
 use assert_cmd::assert::OutputAssertExt as _;
 use serde_json::Value;
 use support::daemon::TestDaemon;
-use support::{Tenant, config_for, fingerprint, seed};
+use support::{Tenant, config_for, fingerprint, seed, with_scratch};
 
 /// Which wire the CLI speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +132,11 @@ async fn round_trip(transport: Transport) {
     seed(&t, "app", "alice");
     let bob = Tenant::start();
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &bob)])).await;
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &bob)]),
+        "bob",
+    ))
+    .await;
     let cli = Cli::new(&d, transport, Some(d.token("alice", &[], None)));
 
     // create (json): the proto3 JSON of CreateBackupResponse.

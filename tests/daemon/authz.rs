@@ -10,7 +10,7 @@ use containarium::proto;
 use serde_json::{Value, json};
 
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, with_scratch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -278,7 +278,7 @@ async fn matrix_daemon() -> (
     t.create_db("app");
     t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &[("alice", &t), ("bob", &bob)]);
+    let config = with_scratch(config_for(dir.path(), &[("alice", &t), ("bob", &bob)]), "bob");
     let backups = config.backup_dir.clone();
     let d = TestDaemon::start(&config).await;
     (t, bob, dir, backups, d)

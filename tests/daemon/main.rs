@@ -14,7 +14,7 @@ mod rest;
 
 use containarium::proto;
 use support::daemon::{TestDaemon, authed};
-use support::{Tenant, config_for, fingerprint, seed};
+use support::{Tenant, config_for, fingerprint, seed, with_scratch};
 use tonic::Code;
 
 fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
@@ -36,7 +36,11 @@ async fn every_rpc_over_grpc() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &scratch)]),
+        "bob",
+    ))
+    .await;
     let mut c = d.grpc_client().await;
     let tok = d.token("alice", &[], None);
 

@@ -4,7 +4,7 @@
 use prometheus_parse::{Scrape, Value};
 
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, with_scratch};
 
 fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape
@@ -27,9 +27,9 @@ async fn metrics_count_creates_failures_and_verifications() {
         "CREATE TABLE x AS SELECT generate_series(1, 1000) AS i",
     );
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(
-        dir.path(),
-        &[("alice", &t), ("scratch", &scratch)],
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("scratch", &scratch)]),
+        "scratch",
     ))
     .await;
     let admin = d.admin();

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::daemon::TestDaemon;
-use crate::support::{Tenant, config_for, fingerprint, seed};
+use crate::support::{Tenant, config_for, fingerprint, seed, with_scratch};
 
 struct Rest {
     http: reqwest::Client,
@@ -76,7 +76,11 @@ async fn every_rpc_over_rest_in_gateway_json() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &scratch)]),
+        "bob",
+    ))
+    .await;
     let http = reqwest::Client::new();
     let health = http.get(d.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);

@@ -115,10 +115,28 @@ pub fn config_for(dir: &std::path::Path, tenants: &[(&str, &Tenant)]) -> Config 
     config
 }
 
+/// Declares `name` a scratch tenant (`scratch = true`): the only kind a
+/// restore test may target.
+pub fn with_scratch(mut config: Config, name: &str) -> Config {
+    config
+        .tenants
+        .get_mut(name)
+        .unwrap_or_else(|| panic!("{name} is not a tenant of this config"))
+        .scratch = true;
+    config
+}
+
 impl Harness {
     pub fn new(tenants: &[(&str, &Tenant)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = config_for(dir.path(), tenants);
+        Self::with_config(dir, config)
+    }
+
+    /// Like [`Harness::new`], with `scratch` declared a scratch tenant.
+    pub fn with_scratch_tenant(tenants: &[(&str, &Tenant)], scratch: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = with_scratch(config_for(dir.path(), tenants), scratch);
         Self::with_config(dir, config)
     }
 
