@@ -5,7 +5,7 @@
 //! connection of its own, not `SET ROLE`, which a `RESET ROLE` in the archive
 //! would undo). The operator's connection only creates and drops.
 
-use super::{PgConn, Password, query, sql};
+use super::{Password, PgConn, query, sql};
 use crate::runtime::Target;
 use crate::{Error, Result};
 
@@ -22,10 +22,7 @@ pub struct Sandbox {
 impl Sandbox {
     /// A sandbox named `name`, reached like `admin` (not created yet).
     pub fn new(admin: &PgConn, name: &str) -> Result<Self> {
-        let password = Password::new(format!(
-            "{:032x}",
-            rand::random::<u128>()
-        ))?;
+        let password = Password::new(format!("{:032x}", rand::random::<u128>()))?;
         Ok(Self {
             name: name.to_string(),
             conn: PgConn {

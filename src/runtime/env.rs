@@ -87,7 +87,10 @@ mod tests {
             );
         }
         let env = child_env_from(Driver::Netns, Some("/usr/lib/postgresql/15/bin"), vars());
-        assert_eq!(env[0].1, format!("/usr/lib/postgresql/15/bin:{SYSTEM_PATH}"));
+        assert_eq!(
+            env[0].1,
+            format!("/usr/lib/postgresql/15/bin:{SYSTEM_PATH}")
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod env;
 mod process;
 mod resolve;
 
-pub use process::{Finished, Running};
 pub use env::SYSTEM_PATH;
+pub use process::{Finished, Running};
 pub use resolve::{RuntimeConfig, TenantConfig, Tenants};
 
 use serde::{Deserialize, Serialize};

@@ -4,8 +4,8 @@
 //! beside the dump. Any failure leaves no object and no record.
 
 use bytes::Bytes;
-use futures::StreamExt;
 use chrono::Utc;
+use futures::StreamExt;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};

@@ -75,16 +75,14 @@ impl Limits {
                 .clone()
         };
         let started = tokio::time::Instant::now();
-        let tenant_permit = match tokio::time::timeout(self.wait, mine.acquire_owned()).await {
-            Ok(Ok(p)) => p,
-            _ => {
-                return Err(Error::unavailable(format!(
-                    "tenant {tenant} already has {} operation(s) running and none finished within {}s; \
-                     try again later",
-                    self.per_tenant,
-                    self.wait.as_secs()
-                )));
-            }
+        let Ok(Ok(tenant_permit)) = tokio::time::timeout(self.wait, mine.acquire_owned()).await
+        else {
+            return Err(Error::unavailable(format!(
+                "tenant {tenant} already has {} operation(s) running and none finished within {}s; \
+                 try again later",
+                self.per_tenant,
+                self.wait.as_secs()
+            )));
         };
         let left = self.wait.saturating_sub(started.elapsed());
         match tokio::time::timeout(left, self.slots.clone().acquire_owned()).await {
@@ -192,12 +190,25 @@ mod tests {
 
     #[tokio::test]
     async fn work_past_its_deadline_is_stopped() {
-        let e = within(Duration::from_millis(10), "the dump of a/b", std::future::pending::<Result<()>>())
-            .await
-            .unwrap_err();
+        let e = within(
+            Duration::from_millis(10),
+            "the dump of a/b",
+            std::future::pending::<Result<()>>(),
+        )
+        .await
+        .unwrap_err();
         assert_eq!(e.code, crate::Code::Unavailable);
-        assert!(e.message.contains("the dump of a/b exceeded its deadline"), "{}", e.message);
-        assert_eq!(within(Duration::from_secs(1), "x", async { Ok(7) }).await.unwrap(), 7);
+        assert!(
+            e.message.contains("the dump of a/b exceeded its deadline"),
+            "{}",
+            e.message
+        );
+        assert_eq!(
+            within(Duration::from_secs(1), "x", async { Ok(7) })
+                .await
+                .unwrap(),
+            7
+        );
     }
 
     #[tokio::test]

@@ -136,7 +136,13 @@ mod tests {
             for ok in ["127.0.0.1", "127.8.0.1", "::1", "localhost"] {
                 check_reach("a", &target(d, &[]), &conn(ok)).unwrap();
             }
-            for bad in ["/tmp/bob/sock", "@abstract", "10.0.0.7", "db.example", "127.0.0.1,/tmp/x"] {
+            for bad in [
+                "/tmp/bob/sock",
+                "@abstract",
+                "10.0.0.7",
+                "db.example",
+                "127.0.0.1,/tmp/x",
+            ] {
                 let e = check_reach("a", &target(d, &[]), &conn(bad)).unwrap_err();
                 assert_eq!(e.code, crate::Code::PermissionDenied, "{bad}");
                 assert!(e.message.contains("allowed-hosts"), "{}", e.message);

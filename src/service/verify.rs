@@ -314,8 +314,14 @@ pub(super) fn for_viewer(who: &Principal, mut record: Record) -> Record {
         && let Some(v) = record.last_verification.as_mut()
     {
         let hidden = [
-            (std::mem::take(&mut v.target_container), "the scratch tenant"),
-            (std::mem::take(&mut v.scratch_database), "the scratch database"),
+            (
+                std::mem::take(&mut v.target_container),
+                "the scratch tenant",
+            ),
+            (
+                std::mem::take(&mut v.scratch_database),
+                "the scratch database",
+            ),
         ];
         let scrub = |text: &mut String| {
             for (name, word) in &hidden {
@@ -387,11 +393,19 @@ mod tests {
             admin: false,
             ..Principal::operator("a")
         };
-        let shown = super::for_viewer(&tenant, record).last_verification.unwrap();
+        let shown = super::for_viewer(&tenant, record)
+            .last_verification
+            .unwrap();
         let text = serde_json::to_string(&shown).unwrap();
-        assert!(!text.contains("ns-scratch") && !text.contains("containarium_verify_1"), "{text}");
+        assert!(
+            !text.contains("ns-scratch") && !text.contains("containarium_verify_1"),
+            "{text}"
+        );
         assert_eq!(shown.result, VerifyResult::Failed);
-        assert!(shown.checks[0].detail.contains("the scratch database"), "{text}");
+        assert!(
+            shown.checks[0].detail.contains("the scratch database"),
+            "{text}"
+        );
     }
 
     #[test]

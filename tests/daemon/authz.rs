@@ -278,7 +278,10 @@ async fn matrix_daemon() -> (
     t.create_db("app");
     t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
-    let config = with_scratch(config_for(dir.path(), &[("alice", &t), ("bob", &bob)]), "bob");
+    let config = with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &bob)]),
+        "bob",
+    );
     let backups = config.backup_dir.clone();
     let d = TestDaemon::start(&config).await;
     (t, bob, dir, backups, d)

@@ -9,6 +9,7 @@ mod support;
 
 mod authz;
 mod binary;
+mod boundary;
 mod metrics;
 mod rest;
 
