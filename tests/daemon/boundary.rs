@@ -126,27 +126,12 @@ async fn hostile_archive_cannot_run_programs_in_scratch() {
     let d = TestDaemon::start(&config).await;
     let mut c = d.grpc_client().await;
     let admin = d.admin();
-    let rec = c
-        .create_backup(authed(crate::local("alice", "app"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let rec = crate::backup_one(&mut c, crate::local("alice", "app"), &admin).await;
     assert_eq!(rec.size_bytes, i64::try_from(archive.len()).unwrap());
 
-    let v = c
-        .verify_backup(authed(
-            proto::VerifyBackupRequest {
-                id: rec.id.clone(),
-                target_username: "scratch".into(),
-                connection: None,
-            },
-            &admin,
-        ))
+    let v = crate::verify_into(&mut c, &rec.id, "scratch", &admin)
         .await
         .unwrap()
-        .into_inner()
         .verification
         .unwrap();
     assert_eq!(v.result(), proto::VerificationResult::Failed, "{v:#?}");
@@ -212,13 +197,7 @@ async fn verify_into_a_tenant_not_declared_scratch_is_refused() {
     let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &alice), ("bob", &bob)])).await;
     let mut c = d.grpc_client().await;
     let admin = d.admin();
-    let rec = c
-        .create_backup(authed(crate::local("alice", "app"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let rec = crate::backup_one(&mut c, crate::local("alice", "app"), &admin).await;
     let state = |t: &Tenant| {
         t.psql(
             "postgres",
@@ -228,15 +207,7 @@ async fn verify_into_a_tenant_not_declared_scratch_is_refused() {
     };
     let before = state(&bob);
 
-    let e = c
-        .verify_backup(authed(
-            proto::VerifyBackupRequest {
-                id: rec.id.clone(),
-                target_username: "bob".into(),
-                connection: None,
-            },
-            &admin,
-        ))
+    let e = crate::verify_into(&mut c, &rec.id, "bob", &admin)
         .await
         .unwrap_err();
     assert_eq!(e.code(), Code::FailedPrecondition);
@@ -315,13 +286,7 @@ async fn another_tenants_socket_dir_is_refused_on_netns() {
     config.tenants.get_mut("alice").unwrap().allowed_hosts = vec![bob.sock().display().to_string()];
     let d = TestDaemon::start(&config).await;
     let mut c = d.grpc_client().await;
-    let rec = c
-        .create_backup(authed(create_via(&bob.sock(), "payroll"), &d.admin()))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let rec = crate::backup_one(&mut c, create_via(&bob.sock(), "payroll"), &d.admin()).await;
     assert_eq!(
         rec.relation_count,
         Some(1),

@@ -31,6 +31,39 @@ fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
     }
 }
 
+type Client = proto::backup_service_client::BackupServiceClient<tonic::transport::Channel>;
+
+/// Backs up one database over gRPC and returns its record.
+async fn backup_one(
+    c: &mut Client,
+    req: proto::CreateBackupRequest,
+    token: &str,
+) -> proto::BackupRecord {
+    c.create_backup(authed(req, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap()
+}
+
+/// Restore-tests `id` into `target` over gRPC.
+async fn verify_into(
+    c: &mut Client,
+    id: &str,
+    target: &str,
+    token: &str,
+) -> Result<proto::VerifyBackupResponse, tonic::Status> {
+    let req = proto::VerifyBackupRequest {
+        id: id.into(),
+        target_username: target.into(),
+        connection: None,
+    };
+    c.verify_backup(authed(req, token))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_rpc_over_grpc() {
     let (t, scratch) = (Tenant::start(), Tenant::start());

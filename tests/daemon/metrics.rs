@@ -34,28 +34,13 @@ async fn metrics_count_creates_failures_and_verifications() {
     .await;
     let admin = d.admin();
     let mut c = d.grpc_client().await;
-    let rec = c
-        .create_backup(authed(crate::local("alice", "app"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let rec = crate::backup_one(&mut c, crate::local("alice", "app"), &admin).await;
     c.create_backup(authed(crate::local("alice", "nope"), &admin))
         .await
         .unwrap_err();
-    let v = c
-        .verify_backup(authed(
-            containarium::proto::VerifyBackupRequest {
-                id: rec.id.clone(),
-                target_username: "scratch".into(),
-                connection: None,
-            },
-            &admin,
-        ))
+    let v = crate::verify_into(&mut c, &rec.id, "scratch", &admin)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
 
     let http = reqwest::Client::new();
     let resp = http
