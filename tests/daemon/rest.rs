@@ -250,10 +250,22 @@ async fn every_rpc_over_rest_in_gateway_json() {
     let (_, got) = r
         .call(Method::GET, &format!("/v1/backups/{id}"), &tok, None)
         .await;
+    // The tenant's get shows the same verification without the scratch
+    // side's container, database and role names.
+    let seen = &got["record"]["lastVerification"];
+    assert_eq!(seen["result"], ver["result"], "get shows the verification");
+    assert_eq!(seen["checks"].as_array().unwrap().len(), 6, "{seen}");
     assert_eq!(
-        got["record"]["lastVerification"], *ver,
-        "get shows the verification"
+        (
+            seen["targetContainer"].as_str(),
+            seen["scratchDatabase"].as_str()
+        ),
+        (Some(""), Some(""))
     );
+    let shown = seen.to_string();
+    for hidden in [&ver["targetContainer"], &ver["scratchDatabase"]] {
+        assert!(!shown.contains(hidden.as_str().unwrap()), "{shown}");
+    }
 
     // Errors: shape, gRPC code number and HTTP status.
     let (s, v) = r
