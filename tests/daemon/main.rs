@@ -11,6 +11,7 @@ mod authz;
 mod binary;
 mod boundary;
 mod metrics;
+mod paging;
 mod rest;
 
 use containarium::proto;
