@@ -57,11 +57,18 @@ impl TestDaemon {
         }
     }
 
-    /// An access token for `username`, valid for an hour.
+    /// An access token for `username`, valid for an hour. `scopes: None`
+    /// mints every scope (`*`), as `token mint` does without `--scopes`; a
+    /// token with no scopes claim at all comes from [`Self::claims`].
     pub fn token(&self, username: &str, roles: &[&str], scopes: Option<&[&str]>) -> String {
         self.keys
-            .mint(&Self::claims(username, roles, scopes))
+            .mint(&Self::claims(username, roles, Some(scopes.unwrap_or(&["*"]))))
             .unwrap()
+    }
+
+    /// A token whose claims have no `scopes` at all.
+    pub fn token_without_scopes(&self, username: &str, roles: &[&str]) -> String {
+        self.keys.mint(&Self::claims(username, roles, None)).unwrap()
     }
 
     pub fn claims(username: &str, roles: &[&str], scopes: Option<&[&str]>) -> Claims {
