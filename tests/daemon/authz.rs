@@ -75,8 +75,8 @@ enum Transport {
 /// What a cell must answer: `None` = allowed.
 fn expected(who: Who, rpc: Rpc) -> Option<Code> {
     use Who::{
-        Admin, AdminNoScopesClaim, AlgNone, Expired, NoScopesClaim, NoToken, Other, Own, ReadOnly, Refresh,
-        WrongAudience, WrongKey, WrongScope,
+        Admin, AdminNoScopesClaim, AlgNone, Expired, NoScopesClaim, NoToken, Other, Own, ReadOnly,
+        Refresh, WrongAudience, WrongKey, WrongScope,
     };
     match (who, rpc) {
         (Expired | Refresh | WrongKey | WrongAudience | AlgNone | NoToken, _) => {
@@ -84,10 +84,9 @@ fn expected(who: Who, rpc: Rpc) -> Option<Code> {
         }
         // Missing scope; creating for another tenant; verifying into a
         // target (bob) that is not alice's to receive her data.
-        (WrongScope, _)
+        (WrongScope | NoScopesClaim, _)
         | (ReadOnly, Rpc::Create | Rpc::Restore | Rpc::Verify | Rpc::Delete)
         | (Other, Rpc::Create)
-        | (NoScopesClaim, _)
         | (Own, Rpc::Verify) => Some(Code::PermissionDenied),
         (Other, Rpc::Get | Rpc::Restore | Rpc::Verify | Rpc::Delete) => Some(Code::NotFound),
         (Admin | AdminNoScopesClaim | Own | ReadOnly | Other, _) => None,

@@ -9,6 +9,7 @@ mod support;
 
 mod authz;
 mod binary;
+mod hostile_clients;
 mod metrics;
 mod rest;
 

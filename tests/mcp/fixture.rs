@@ -93,7 +93,13 @@ impl Daemon {
     /// as `token mint` does without `--scopes`.
     pub fn token(&self, user: &str, admin: bool, scopes: Option<&[&str]>) -> String {
         let roles = if admin { vec!["admin".into()] } else { vec![] };
-        let scopes = Some(scopes.unwrap_or(&["*"]).iter().map(|x| (*x).to_string()).collect());
+        let scopes = Some(
+            scopes
+                .unwrap_or(&["*"])
+                .iter()
+                .map(|x| (*x).to_string())
+                .collect(),
+        );
         self.keys
             .mint(&jwt::access_claims(user, roles, scopes, 600))
             .unwrap()

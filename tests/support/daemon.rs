@@ -2,7 +2,6 @@
 //! with a test secret, stopped through its shutdown future.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use containarium::auth::Authenticator;
 use containarium::auth::jwt::{self, Claims, Keys};
@@ -28,16 +27,18 @@ pub struct TestDaemon {
 impl TestDaemon {
     pub async fn start(config: &Config) -> Self {
         let keys = Keys::new(SECRET).unwrap();
-        let service = BackupService::new(config, Authenticator::Jwt(keys.clone())).unwrap();
+        Self::start_with(config, Authenticator::Jwt(keys)).await
+    }
+
+    /// With `auth` (e.g. `Authenticator::Disabled`, as `--insecure-no-auth`).
+    pub async fn start_with(config: &Config, auth: Authenticator) -> Self {
+        let keys = Keys::new(SECRET).unwrap();
+        let service = BackupService::new(config, auth).unwrap();
         let grpc_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (grpc, http) = (grpc_l.local_addr().unwrap(), http_l.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        let options = Options {
-            max_body_bytes: config.server.max_body_bytes,
-            grace: Duration::from_secs(config.shutdown_grace_secs),
-            tls: containarium::server::Tls::from_config(&config.server).unwrap(),
-        };
+        let options = Options::from_config(config).unwrap();
         let handle = tokio::spawn(server::serve(
             service.clone(),
             grpc_l,
@@ -62,13 +63,19 @@ impl TestDaemon {
     /// token with no scopes claim at all comes from [`Self::claims`].
     pub fn token(&self, username: &str, roles: &[&str], scopes: Option<&[&str]>) -> String {
         self.keys
-            .mint(&Self::claims(username, roles, Some(scopes.unwrap_or(&["*"]))))
+            .mint(&Self::claims(
+                username,
+                roles,
+                Some(scopes.unwrap_or(&["*"])),
+            ))
             .unwrap()
     }
 
     /// A token whose claims have no `scopes` at all.
     pub fn token_without_scopes(&self, username: &str, roles: &[&str]) -> String {
-        self.keys.mint(&Self::claims(username, roles, None)).unwrap()
+        self.keys
+            .mint(&Self::claims(username, roles, None))
+            .unwrap()
     }
 
     pub fn claims(username: &str, roles: &[&str], scopes: Option<&[&str]>) -> Claims {
