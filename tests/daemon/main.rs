@@ -12,6 +12,7 @@ mod binary;
 mod hostile_clients;
 mod metrics;
 mod rest;
+mod tenant_names;
 
 use containarium::proto;
 use support::daemon::{TestDaemon, authed};
