@@ -12,10 +12,10 @@ pub use view::{ForTenant, without_host_paths};
 
 use async_trait::async_trait;
 
-use crate::Result;
 use crate::auth::Credentials;
 use crate::proto;
 use crate::service::BackupService;
+use crate::{Error, Result};
 
 #[async_trait]
 pub trait Api: Send + Sync {
@@ -65,6 +65,15 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::RebuildIndexRequest,
     ) -> Result<proto::RebuildIndexResponse>;
+
+    /// The answer to a request to `rpc` (its proto name) that could not be
+    /// read: `invalid`, unless the caller is unauthenticated or may not call
+    /// `rpc` at all, which wins. Remote implementations leave this to the
+    /// server, which decides again.
+    async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
+        let _ = (creds, rpc);
+        invalid
+    }
 }
 
 #[async_trait]
@@ -75,7 +84,9 @@ impl Api for BackupService {
         req: proto::CreateBackupRequest,
     ) -> Result<proto::CreateBackupResponse> {
         shown(self, creds, async move {
-            let req = create_from_proto(req)?;
+            let req = self
+                .convert(creds, "CreateBackup", create_from_proto(req))
+                .await?;
             Ok(create_to_proto(&self.create(creds, req).await?))
         })
         .await
@@ -113,7 +124,9 @@ impl Api for BackupService {
         req: proto::RestoreBackupRequest,
     ) -> Result<proto::RestoreBackupResponse> {
         shown(self, creds, async move {
-            let req = restore_from_proto(req)?;
+            let req = self
+                .convert(creds, "RestoreBackup", restore_from_proto(req))
+                .await?;
             Ok(proto::RestoreBackupResponse {
                 message: self.restore(creds, req).await?,
             })
@@ -130,7 +143,9 @@ impl Api for BackupService {
             let req = crate::service::VerifyRequest {
                 id: req.id,
                 target_tenant: req.target_username,
-                connection: connection_from_proto(req.connection)?,
+                connection: self
+                    .convert(creds, "VerifyBackup", connection_from_proto(req.connection))
+                    .await?,
             };
             let (record, verification) = self.verify(creds, req).await?;
             let v = verification_to_proto(&verification);
@@ -171,7 +186,9 @@ impl Api for BackupService {
         req: proto::PruneBackupsRequest,
     ) -> Result<proto::PruneBackupsResponse> {
         shown(self, creds, async move {
-            let req = prune_from_proto(&req)?;
+            let req = self
+                .convert(creds, "PruneBackups", prune_from_proto(&req))
+                .await?;
             Ok(prune_to_proto(&self.prune(creds, req).await?))
         })
         .await
@@ -183,7 +200,9 @@ impl Api for BackupService {
         req: proto::CheckBackupsRequest,
     ) -> Result<proto::CheckBackupsResponse> {
         shown(self, creds, async move {
-            let req = check_from_proto(&req)?;
+            let req = self
+                .convert(creds, "CheckBackups", check_from_proto(&req))
+                .await?;
             Ok(check_to_proto(&self.check(creds, req).await?))
         })
         .await
@@ -199,6 +218,10 @@ impl Api for BackupService {
             Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
         })
         .await
+    }
+
+    async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
+        BackupService::reject(self, creds, rpc, invalid).await
     }
 }
 
