@@ -9,10 +9,6 @@ use tonic::Code;
 use crate::support::daemon::{TestDaemon, authed};
 use crate::support::{Tenant, config_for, fingerprint, seed};
 
-fn create(tenant: &str, database: &str) -> proto::CreateBackupRequest {
-    crate::local(tenant, database)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dashes_in_names_cannot_forge_another_tenants_id() {
     // Tenant `a` with database `b-c`, tenant `a-b` with database `c`: with
@@ -26,22 +22,8 @@ async fn dashes_in_names_cannot_forge_another_tenants_id() {
     let d = TestDaemon::start(&config_for(dir.path(), &[("a", &t), ("a-b", &t)])).await;
     let (tok_a, tok_ab) = (d.token("a", &[], None), d.token("a-b", &[], None));
     let mut c = d.grpc_client().await;
-    let id_a = c
-        .create_backup(authed(create("a", "b-c"), &tok_a))
-        .await
-        .unwrap()
-        .into_inner()
-        .records[0]
-        .id
-        .clone();
-    let id_ab = c
-        .create_backup(authed(create("a-b", "c"), &tok_ab))
-        .await
-        .unwrap()
-        .into_inner()
-        .records[0]
-        .id
-        .clone();
+    let id_a = d.backup("a", "b-c", &tok_a).await.id;
+    let id_ab = d.backup("a-b", "c", &tok_ab).await.id;
     assert!(id_a.starts_with("a-b--c-"), "{id_a}");
     assert!(id_ab.starts_with("a--b-c-"), "{id_ab}");
 
@@ -92,13 +74,7 @@ async fn ids_written_before_the_escaping_still_list_get_restore_and_delete() {
     let d = TestDaemon::start(&config).await;
     let tok = d.token("a", &[], None);
     let mut c = d.grpc_client().await;
-    let made = c
-        .create_backup(authed(create("a", "b-c"), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .records[0]
-        .clone();
+    let made = d.backup("a", "b-c", &tok).await;
 
     // What an earlier daemon wrote for the same database: `a-b-c-<time>`.
     let old = "a-b-c-20250101T000000Z";
@@ -161,14 +137,7 @@ async fn overflowing_durations_are_refused_over_rest_and_grpc_and_prune_nothing(
     let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t)])).await;
     let tok = d.token("alice", &[], None);
     let mut c = d.grpc_client().await;
-    let kept = c
-        .create_backup(authed(create("alice", "app"), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .records[0]
-        .id
-        .clone();
+    let kept = d.backup("alice", "app", &tok).await.id;
     let http = reqwest::Client::new();
     let bad = [
         ("4000000000d", "out of range"),
@@ -242,14 +211,8 @@ async fn tenants_see_no_host_paths_in_records_or_errors() {
     let d = TestDaemon::start(&config).await;
     let (tok, admin) = (d.token("alice", &[], None), d.admin());
     let host = config.backup_dir.display().to_string();
-    let mut c = d.grpc_client().await;
-    let rec = c
-        .create_backup(authed(create("alice", "app"), &tok))
-        .await
-        .unwrap()
-        .into_inner()
-        .records[0]
-        .clone();
+    let c = d.grpc_client().await;
+    let rec = d.backup("alice", "app", &tok).await;
     assert_eq!(rec.location, format!("{}.dump", rec.id), "tenant view");
     let get = |tok: String| {
         let mut c = c.clone();

@@ -97,6 +97,35 @@ impl TestDaemon {
             .unwrap()
     }
 
+    /// Creates a local backup of `tenant`'s `database` over gRPC as `token`;
+    /// its record.
+    pub async fn backup(
+        &self,
+        tenant: &str,
+        database: &str,
+        token: &str,
+    ) -> containarium::proto::BackupRecord {
+        let req = containarium::proto::CreateBackupRequest {
+            username: tenant.into(),
+            connection: Some(containarium::proto::PgConnection {
+                database: database.into(),
+                ..Default::default()
+            }),
+            destination: containarium::proto::BackupDestination::Local.into(),
+            ..Default::default()
+        };
+        let mut created = self
+            .grpc_client()
+            .await
+            .create_backup(authed(req, token))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        assert_eq!(created.len(), 1, "{created:?}");
+        created.remove(0)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.http)
     }

@@ -13,10 +13,10 @@ use crate::proto;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The newest backup of each database must be younger than this.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     max_age: String,
     /// Also require a PASSED verification younger than this.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     require_verified_within: Option<String>,
     /// Only this tenant (a non-admin: always their own).
     #[arg(long)]

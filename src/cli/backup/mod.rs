@@ -76,10 +76,3 @@ impl Args {
         }
     }
 }
-
-/// Checks a duration flag against the one duration syntax before anything
-/// is sent (the daemon checks again); keeps the text as typed.
-fn duration_arg(s: &str) -> Result<String, String> {
-    s.parse::<crate::duration::CalendarDuration>()
-        .map(|_| s.to_string())
-}

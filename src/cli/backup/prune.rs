@@ -40,22 +40,22 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     keep_yearly: i32,
     /// Keep every backup younger than this (e.g. 30d; m = months, min = minutes).
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within: Option<String>,
     /// Keep the newest backup of each hour within this duration.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within_hourly: Option<String>,
     /// Keep the newest backup of each day within this duration.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within_daily: Option<String>,
     /// Keep the newest backup of each week within this duration.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within_weekly: Option<String>,
     /// Keep the newest backup of each month within this duration.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within_monthly: Option<String>,
     /// Keep the newest backup of each year within this duration.
-    #[arg(long, value_parser = super::duration_arg)]
+    #[arg(long)]
     keep_within_yearly: Option<String>,
     /// Print what would be kept (with reasons) and removed; delete nothing.
     #[arg(long)]
