@@ -99,6 +99,18 @@ pub struct Record {
     /// before this manifest existed, which still verify without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_counts: Option<BTreeMap<String, i64>>,
+    /// Until when the bucket refuses to delete this backup's objects (S3
+    /// Object Lock, GCS retention): the latest retention of any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Record {
+    /// The instant until which the bucket still holds this backup, if that
+    /// is later than `now`.
+    pub fn locked_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_until.filter(|t| *t > now)
+    }
 }
 
 /// RFC 3339 UTC with a `Z`, as the wire contract writes times.

@@ -86,6 +86,8 @@ struct Inner {
     stores: Stores,
     /// Whether reads first fold in the buckets' sidecars (`catalog-sync`).
     catalog_sync: bool,
+    /// What each bucket held at the last sync, so the next reads only what changed.
+    bucket_seen: rebuild::BucketSeen,
     spool_dir: PathBuf,
     audit: Audit,
     limits: Limits,
@@ -118,6 +120,7 @@ impl BackupService {
                 catalog,
                 stores,
                 catalog_sync: config.catalog_sync,
+                bucket_seen: rebuild::BucketSeen::default(),
                 spool_dir,
                 audit,
                 limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
@@ -236,6 +239,7 @@ impl BackupService {
         let task = self.inner.tasks.spawn(async move {
             let result = match work {
                 Some(w) => {
+                    svc.inner.catalog.catch_up().await;
                     if svc.inner.catalog_sync && SYNCED.contains(&action) {
                         svc.sync_from_buckets().await;
                     }

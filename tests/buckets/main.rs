@@ -10,6 +10,7 @@ mod cli;
 mod guard;
 mod host_loss;
 mod interrupted;
+mod lock;
 mod shared;
 
 use containarium::catalog::Destination;

@@ -11,6 +11,7 @@ mod authz;
 mod binary;
 mod hostile_clients;
 mod metrics;
+mod paging;
 mod rest;
 mod tenant_names;
 

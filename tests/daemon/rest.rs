@@ -113,6 +113,7 @@ const RECORD_KEYS: &[&str] = &[
     "engine",
     "lastVerification",
     "relationCount",
+    "lockedUntil",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

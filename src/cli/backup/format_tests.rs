@@ -15,6 +15,7 @@ fn record() -> proto::BackupRecord {
         engine: BackupEngine::Postgres.into(),
         last_verification: None,
         relation_count: Some(42),
+        ..Default::default()
     }
 }
 
@@ -121,11 +122,12 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "location:    /var/lib/containarium/backups/alice-app-20260605T130405Z.dump\n",
         "engine:      postgres\n",
         "relations:   -\n",
+        "locked:      -\n",
         "verified:    never\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 11);
+    assert_eq!(d.lines().count(), 12);
 }
 
 #[test]
@@ -154,6 +156,7 @@ fn json_is_proto3_json() {
     let resp = proto::ListBackupsResponse {
         records: vec![record()],
         warnings: vec![],
+        next_page_token: String::new(),
     };
     let v: serde_json::Value = serde_json::from_str(&json(&resp).unwrap()).unwrap();
     let r = &v["records"][0];
