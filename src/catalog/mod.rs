@@ -7,7 +7,9 @@ mod id;
 mod record;
 
 pub use id::{make_id, validate_id, validate_name};
-pub use record::{Check, Destination, Engine, Record, Verification, VerifyResult, rfc3339};
+pub use record::{
+    Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, rfc3339,
+};
 
 use std::path::{Path, PathBuf};
 
@@ -303,6 +305,7 @@ mod tests {
             last_verification: None,
             relation_count: Some(3),
             row_counts: None,
+            encoding: super::Encoding::default(),
         }
     }
 

@@ -46,6 +46,8 @@ pub struct TenantConfig {
     /// tenants' data): `--all-tenants` skips it and `check` expects nothing of it.
     #[serde(default)]
     pub scratch: bool,
+    /// This tenant's `[dump]` overrides (compression, encryption, limits).
+    pub dump: Option<crate::stream::DumpConfig>,
 }
 
 /// The resolver: defaults plus declared tenants.

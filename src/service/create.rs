@@ -12,7 +12,7 @@ use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
 use crate::engine::{self, PgConn};
 use crate::runtime::Target;
 use crate::store::Store;
-use crate::{Error, Result, stream};
+use crate::{Error, Result};
 
 /// What a create committed and what failed.
 #[derive(Debug, Clone, Default)]
@@ -193,6 +193,9 @@ impl BackupService {
         destination: Destination,
     ) -> Result<Record> {
         let _slot = self.inner.limits.slot().await?;
+        if destination == Destination::Local {
+            self.require_free_space(tenant)?;
+        }
         let created_at = Utc::now();
         let reservation = self.inner.catalog.reserve(tenant, database, &created_at)?;
         let id = reservation.id.clone();
@@ -213,20 +216,20 @@ impl BackupService {
             }
         };
         let key = format!("{id}.dump");
+        let pipeline = self.inner.dump.pipeline(tenant)?;
         let mut writer = store.writer(&key).await?;
-        let mut child = match engine::dump(target, conn, database).await {
+        let mut child = match engine::dump(target, conn, database, &pipeline.pg_dump_args()).await {
             Ok(c) => c,
             Err(e) => {
                 writer.abort().await;
                 return Err(e);
             }
         };
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
-        drop(stdout);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let pumped = pipeline.run(stdout, writer.as_mut()).await;
         let done = child.finish().await;
-        // A store that failed mid-way is the cause; pg_dump then dies of
-        // SIGPIPE, which would only hide it.
+        // A store that failed mid-way (or a dump past max-dump-bytes) is the
+        // cause; pg_dump then dies of SIGPIPE, which would only hide it.
         let outcome = match (pumped, done) {
             (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
             (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
@@ -237,14 +240,14 @@ impl BackupService {
             (Ok(d), Ok(_)) => Ok(d),
             (Ok(_), Err(e)) => Err(e),
         };
-        let digest = match outcome {
+        let encoded = match outcome {
             Ok(d) => d,
             Err(e) => {
                 writer.abort().await;
                 return Err(e);
             }
         };
-        if digest.size == 0 {
+        if encoded.raw_size == 0 {
             writer.abort().await;
             return Err(Error::internal(format!(
                 "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
@@ -259,14 +262,15 @@ impl BackupService {
             username: tenant.into(),
             database: database.into(),
             created_at,
-            size_bytes: i64::try_from(digest.size).unwrap_or(i64::MAX),
-            sha256: digest.sha256,
+            size_bytes: i64::try_from(encoded.stored.size).unwrap_or(i64::MAX),
+            sha256: encoded.stored.sha256,
             destination,
             location: store.location(&key),
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count,
             row_counts,
+            encoding: encoded.encoding,
         };
         let remote = destination != Destination::Local;
         if remote {

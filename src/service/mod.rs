@@ -11,6 +11,7 @@ mod prune;
 mod rebuild;
 mod requests;
 mod restore;
+mod space;
 mod spool;
 mod stores;
 mod verify;
@@ -35,6 +36,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::runtime::Tenants;
 use crate::store::LocalStore;
+use crate::stream::DumpPolicy;
 use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
@@ -83,6 +85,10 @@ struct Inner {
     /// Whether reads first fold in the buckets' sidecars (`catalog-sync`).
     catalog_sync: bool,
     spool_dir: PathBuf,
+    /// How each tenant's dumps are encoded and bounded; the keys to decode.
+    dump: DumpPolicy,
+    /// The local destination's directory (for the free-space floor).
+    backup_dir: PathBuf,
     audit: Audit,
     limits: Limits,
     locks: IdLocks,
@@ -113,6 +119,8 @@ impl BackupService {
                 stores,
                 catalog_sync: config.catalog_sync,
                 spool_dir,
+                dump: config.dump_policy()?,
+                backup_dir: config.backup_dir.clone(),
                 audit,
                 limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
                 locks: IdLocks::default(),

@@ -1,14 +1,14 @@
-//! Restore: verified spool first, then pg_restore inside the tenant's
+//! Restore: integrity check and decoding first, then pg_restore inside the tenant's
 //! container, single-transaction by default so a failure changes nothing.
 //! A database the restore had to create is dropped again if the restore fails.
 
 use tokio::io::AsyncWriteExt;
 
-use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
+use crate::store::ObjectReader;
 use crate::{Error, Result};
 
 impl BackupService {
@@ -46,12 +46,13 @@ impl BackupService {
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
         let spool = self.spool(&record).await?;
+        let archive = self.decoded(&record, &spool).await?;
 
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
             engine::create_database(&target, &conn, &database).await?;
         }
-        if let Err(stderr) = pg_restore(&target, &conn, &database, req.options, &spool).await? {
+        if let Err(stderr) = pg_restore(&target, &conn, &database, req.options, archive).await? {
             if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
                 tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
             }
@@ -68,18 +69,18 @@ impl BackupService {
     }
 }
 
-/// Feeds the verified spool to pg_restore in `database`. The outer error is
-/// ours (the child could not run); the inner one is pg_restore's own stderr.
+/// Feeds the checked, decoded archive to pg_restore in `database`. The outer
+/// error is ours (the child could not run); the inner one is pg_restore's own
+/// stderr.
 pub(super) async fn pg_restore(
     target: &Target,
     conn: &PgConn,
     database: &str,
     options: RestoreOptions,
-    spool: &Spool,
+    mut reader: ObjectReader,
 ) -> Result<Result<(), String>> {
     let mut child = engine::restore(target, conn, database, options).await?;
     let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-    let mut reader = spool.reader().await?;
     let fed = tokio::io::copy(&mut reader, &mut stdin).await;
     let _ = stdin.shutdown().await;
     drop(stdin);

@@ -152,6 +152,16 @@ impl BackupService {
             }
             Err(e) => return checks.push(check("integrity", false, e.message)),
         };
+        // A dump this daemon cannot decode (wrong key, encrypt-only host)
+        // is named as such, not as a failed restore.
+        let archive = match self.decoded(record, &spool).await {
+            Ok(r) => r,
+            Err(e) => return checks.push(check("decode", false, e.message)),
+        };
+        if !record.encoding.stages.is_empty() {
+            let stages = record.encoding.stages.join(" → ");
+            checks.push(check("decode", true, format!("{stages} undone")));
+        }
         if let Err(e) = engine::create_database(target, conn, scratch).await {
             return checks.push(check("scratch_database", false, e.message));
         }
@@ -165,7 +175,7 @@ impl BackupService {
             no_owner: true,
             ..RestoreOptions::default()
         };
-        match pg_restore(target, conn, scratch, options, &spool).await {
+        match pg_restore(target, conn, scratch, options, archive).await {
             Ok(Ok(())) => {
                 checks.push(check(
                     "restore",

@@ -24,6 +24,7 @@ fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration
         last_verification: None,
         relation_count: None,
         row_counts: None,
+        encoding: containarium::catalog::Encoding::default(),
     };
     Catalog::open(dir).unwrap().put(&r).unwrap();
 }

@@ -43,6 +43,7 @@ fn synthesize(
                 last_verification: None,
                 relation_count: None,
                 row_counts: None,
+                encoding: containarium::catalog::Encoding::default(),
             };
             catalog.put(&r).unwrap();
             r

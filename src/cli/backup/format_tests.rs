@@ -15,6 +15,7 @@ fn record() -> proto::BackupRecord {
         engine: BackupEngine::Postgres.into(),
         last_verification: None,
         relation_count: Some(42),
+        ..Default::default()
     }
 }
 
@@ -121,11 +122,19 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "location:    /var/lib/containarium/backups/alice-app-20260605T130405Z.dump\n",
         "engine:      postgres\n",
         "relations:   -\n",
+        "stages:      -\n",
+        "encryption:  -\n",
         "verified:    never\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 11);
+    assert_eq!(d.lines().count(), 13);
+    r.stages = vec!["zstd".into(), "age".into()];
+    r.encryption = "age".into();
+    r.recipients = vec!["age1x".into()];
+    let d = record_detail(&r);
+    assert!(d.contains("stages:      zstd → age\n"), "{d}");
+    assert!(d.contains("encryption:  age → age1x\n"), "{d}");
 }
 
 #[test]
