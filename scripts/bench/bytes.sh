@@ -10,23 +10,10 @@
 # Needs root. Builds in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-./scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/containarium-target}"
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/containarium"
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 scale="${SCALE:-1}"
 runs="${RUNS:-3}"
-work=$(mktemp -d /var/tmp/containarium-bench.XXXXXX)
-chmod 755 "$work"
-# shellcheck source=../lib/tenants.sh
-. scripts/lib/tenants.sh
-cleanup() { stop_daemon; tenants_cleanup; rm -rf "$work"; }
-trap cleanup EXIT
-
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 n() { python3 -c "print(int($1 * $scale))"; }
 
 tenant bench

@@ -7,6 +7,7 @@ use std::process::Command;
 
 use containarium::Code;
 
+use crate::stages::grow_and_back_up;
 use crate::support::{
     Harness, Tenant, config_for, create_req, fingerprint, none, restore_req, seed,
 };
@@ -61,16 +62,7 @@ async fn a_dump_that_fills_the_disk_fails_alone_and_leaves_nothing_partial() {
     let files = h.backup_files();
 
     // Incompressible rows well past what the disk holds.
-    t.psql(
-        "app",
-        "CREATE TABLE blob AS SELECT g, decode(string_agg(md5(g::text || '.' || x), ''), 'hex') b \
-         FROM generate_series(1, 1000) g, generate_series(1, 400) x GROUP BY g",
-    );
-    let e = h
-        .service
-        .create(none(), create_req("alice", "app"))
-        .await
-        .unwrap_err();
+    let e = grow_and_back_up(&h, &t, 1000).await;
     assert!(
         e.message.contains("No space left on device"),
         "{}",

@@ -65,6 +65,22 @@ fn hand_restore(t: &Tenant, pipeline: &str, database: &str) {
     assert!(out.status.success(), "{sh}: {out:?}");
 }
 
+/// Adds `rows` × 6.4 KB of incompressible rows to alice's `app`, then backs
+/// it up and returns the error that must follow.
+pub(crate) async fn grow_and_back_up(h: &Harness, t: &Tenant, rows: u32) -> containarium::Error {
+    t.psql(
+        "app",
+        &format!(
+            "CREATE TABLE blob AS SELECT g, decode(string_agg(md5(g::text || '.' || x), ''), 'hex') b \
+             FROM generate_series(1, {rows}) g, generate_series(1, 400) x GROUP BY g"
+        ),
+    );
+    h.service
+        .create(none(), crate::support::create_req("alice", "app"))
+        .await
+        .unwrap_err()
+}
+
 fn stored(r: &Record) -> Vec<u8> {
     std::fs::read(&r.location).unwrap()
 }
@@ -267,17 +283,8 @@ async fn a_dump_growing_past_max_dump_bytes_is_aborted_and_leaves_nothing() {
     let earlier = h.backup("alice", "app").await;
     let files = h.backup_files();
 
-    // The tenant grows its database past the limit (incompressible bytes).
-    t.psql(
-        "app",
-        "CREATE TABLE blob AS SELECT g, decode(string_agg(md5(g::text || '.' || x), ''), 'hex') b \
-         FROM generate_series(1, 400) g, generate_series(1, 400) x GROUP BY g",
-    );
-    let e = h
-        .service
-        .create(none(), crate::support::create_req("alice", "app"))
-        .await
-        .unwrap_err();
+    // The tenant grows its database past the limit.
+    let e = grow_and_back_up(&h, &t, 400).await;
     assert_eq!(e.code, Code::FailedPrecondition);
     assert!(
         e.message.contains("max-dump-bytes = 1048576"),
