@@ -67,6 +67,12 @@ const RECORD_KEYS: &[&str] = &[
     "engine",
     "lastVerification",
     "relationCount",
+    // Additive: how the stored bytes encode the archive (the byte path).
+    "stages",
+    "rawSizeBytes",
+    "compression",
+    "encryption",
+    "recipients",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
