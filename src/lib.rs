@@ -33,4 +33,8 @@ pub use error::{Code, Error, Result};
 pub mod proto {
     tonic::include_proto!("containarium.v1");
     include!(concat!(env!("OUT_DIR"), "/containarium.v1.serde.rs"));
+
+    /// The compiled `FileDescriptorSet` of the wire contract: the REST
+    /// surface derives its OpenAPI document and query parsing from it.
+    pub const DESCRIPTORS: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/descriptors.bin"));
 }

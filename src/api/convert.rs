@@ -12,7 +12,8 @@ use crate::service::{
 use crate::{Error, Result};
 
 /// Highest `jobs` a restore may ask for.
-const MAX_JOBS: i32 = 64;
+/// The most parallel `pg_restore` jobs a restore may ask for.
+pub const MAX_JOBS: i32 = 64;
 
 pub fn destination_to_proto(d: Destination) -> proto::BackupDestination {
     match d {

@@ -10,10 +10,10 @@ pub use convert::*;
 
 use async_trait::async_trait;
 
-use crate::Result;
 use crate::auth::Credentials;
 use crate::proto;
 use crate::service::BackupService;
+use crate::{Error, Result};
 
 #[async_trait]
 pub trait Api: Send + Sync {
@@ -63,6 +63,15 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::RebuildIndexRequest,
     ) -> Result<proto::RebuildIndexResponse>;
+
+    /// The answer to a request to `rpc` (its proto name) that could not be
+    /// read: `invalid`, unless the caller is unauthenticated or may not call
+    /// `rpc` at all, which wins. Remote implementations leave this to the
+    /// server, which decides again.
+    async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
+        let _ = (creds, rpc);
+        invalid
+    }
 }
 
 #[async_trait]
@@ -72,7 +81,9 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::CreateBackupRequest,
     ) -> Result<proto::CreateBackupResponse> {
-        let req = create_from_proto(req)?;
+        let req = self
+            .convert(creds, "CreateBackup", create_from_proto(req))
+            .await?;
         Ok(create_to_proto(&self.create(creds, req).await?))
     }
 
@@ -101,7 +112,9 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::RestoreBackupRequest,
     ) -> Result<proto::RestoreBackupResponse> {
-        let req = restore_from_proto(req)?;
+        let req = self
+            .convert(creds, "RestoreBackup", restore_from_proto(req))
+            .await?;
         Ok(proto::RestoreBackupResponse {
             message: self.restore(creds, req).await?,
         })
@@ -115,7 +128,9 @@ impl Api for BackupService {
         let req = crate::service::VerifyRequest {
             id: req.id,
             target_tenant: req.target_username,
-            connection: connection_from_proto(req.connection)?,
+            connection: self
+                .convert(creds, "VerifyBackup", connection_from_proto(req.connection))
+                .await?,
         };
         let (record, verification) = self.verify(creds, req).await?;
         let v = verification_to_proto(&verification);
@@ -150,7 +165,9 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::PruneBackupsRequest,
     ) -> Result<proto::PruneBackupsResponse> {
-        let req = prune_from_proto(&req)?;
+        let req = self
+            .convert(creds, "PruneBackups", prune_from_proto(&req))
+            .await?;
         Ok(prune_to_proto(&self.prune(creds, req).await?))
     }
 
@@ -159,7 +176,9 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::CheckBackupsRequest,
     ) -> Result<proto::CheckBackupsResponse> {
-        let req = check_from_proto(&req)?;
+        let req = self
+            .convert(creds, "CheckBackups", check_from_proto(&req))
+            .await?;
         Ok(check_to_proto(&self.check(creds, req).await?))
     }
 
@@ -170,5 +189,9 @@ impl Api for BackupService {
     ) -> Result<proto::RebuildIndexResponse> {
         let bucket = (!req.bucket.is_empty()).then_some(req.bucket);
         Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
+    }
+
+    async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
+        BackupService::reject(self, creds, rpc, invalid).await
     }
 }

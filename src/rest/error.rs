@@ -22,6 +22,7 @@ pub fn http_status(code: Code) -> StatusCode {
 }
 
 /// An [`Error`] as an HTTP response.
+#[derive(Debug)]
 pub struct ApiError(pub Error, pub Option<StatusCode>);
 
 impl From<Error> for ApiError {

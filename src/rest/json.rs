@@ -1,62 +1,110 @@
 //! grpc-gateway JSON on the way in and out. The proto types' serde impls
 //! (pbjson) already give lowerCamelCase output, both spellings on input,
 //! enum names, int64 as strings and unknown-field rejection; this file adds
-//! the body limit, the error shape, and `null` for unset message fields.
+//! the body limit, query parameters as request fields, the error shape, and
+//! `null` for every unset message field (read from the proto, so a new
+//! message field needs nothing here).
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use prost_types::field_descriptor_proto::Type;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
+use super::descriptor::{Contract, contract, is_single_message, json_name, short};
 use super::error::ApiError;
 use crate::Error;
 
 /// A request body in proto3 JSON; an empty body is the default message.
-pub struct Body<T>(pub T);
+/// A body that cannot be read or parsed is kept as the error, so the
+/// handler can authenticate the caller before telling them what is wrong
+/// with it.
+pub struct Body<T>(pub Result<T, ApiError>);
 
 impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for Body<T> {
-    type Rejection = ApiError;
+    type Rejection = std::convert::Infallible;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|r| {
-            let status = r.status();
-            let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "request body is too large".to_string()
-            } else {
-                format!("cannot read the request body: {}", r.body_text())
-            };
-            ApiError(Error::invalid(msg), Some(status))
-        })?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(T::default()));
-        }
-        serde_json::from_slice(&bytes)
-            .map(Self)
-            .map_err(|e| Error::invalid(format!("invalid request body: {e}")).into())
-    }
-}
-
-/// Gives every `BackupRecord` (recognisable by its always-emitted `sha256`)
-/// an explicit `lastVerification: null` when it has none.
-fn null_unset_verifications(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            if m.contains_key("sha256") {
-                m.entry("lastVerification").or_insert(Value::Null);
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = match Bytes::from_request(req, state).await {
+            Ok(b) => b,
+            Err(r) => {
+                let status = r.status();
+                let msg = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "request body is too large".to_string()
+                } else {
+                    format!("cannot read the request body: {}", r.body_text())
+                };
+                return Ok(Self(Err(ApiError(Error::invalid(msg), Some(status)))));
             }
-            m.values_mut().for_each(null_unset_verifications);
+        };
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(Ok(T::default())));
         }
-        Value::Array(a) => a.iter_mut().for_each(null_unset_verifications),
-        _ => {}
+        Ok(Self(serde_json::from_slice(&bytes).map_err(|e| {
+            Error::invalid(format!("invalid request body: {e}")).into()
+        })))
     }
 }
 
-/// A response message as grpc-gateway JSON. `messages` names this
-/// response's own message-typed fields (absent = unset = `null`).
-pub fn reply<T: Serialize>(msg: &T, messages: &[&str]) -> Response {
+/// Query parameters as the fields of request `message` (grpc-gateway: any
+/// field not bound by the path), in either spelling; unknown or repeated
+/// parameters are refused.
+///
+/// # Errors
+/// InvalidArgument naming the parameter.
+pub fn from_query<T: DeserializeOwned>(
+    message: &str,
+    pairs: Vec<(String, String)>,
+) -> Result<T, ApiError> {
+    let c = contract();
+    let mut obj = Map::new();
+    for (k, v) in pairs {
+        let Some(f) = c.field(message, &k) else {
+            return Err(Error::invalid(format!("unknown query parameter {k:?}")).into());
+        };
+        let key = json_name(f);
+        if obj.contains_key(&key) {
+            return Err(Error::invalid(format!("query parameter {k:?} is given twice")).into());
+        }
+        let value = match (f.r#type(), v.as_str()) {
+            (Type::Bool, "true") => Value::Bool(true),
+            (Type::Bool, "false") => Value::Bool(false),
+            (Type::Bool, _) => {
+                return Err(Error::invalid(format!("{k} must be true or false")).into());
+            }
+            // pbjson reads numbers and enum names from strings.
+            _ => Value::String(v),
+        };
+        obj.insert(key, value);
+    }
+    serde_json::from_value(Value::Object(obj))
+        .map_err(|e| Error::invalid(format!("invalid query parameters: {e}")).into())
+}
+
+/// Puts an explicit `null` for every unset single message field of
+/// `message`, and of every message inside it.
+fn null_unset(c: &Contract, message: &str, v: &mut Value) {
+    let (Some(d), Value::Object(m)) = (c.message(message), v) else {
+        return;
+    };
+    for f in d.field.iter().filter(|f| f.r#type() == Type::Message) {
+        let inner = short(f.type_name());
+        match m.get_mut(&json_name(f)) {
+            None if is_single_message(f) => {
+                m.insert(json_name(f), Value::Null);
+            }
+            None => {}
+            Some(Value::Array(items)) => items.iter_mut().for_each(|i| null_unset(c, inner, i)),
+            Some(value) => null_unset(c, inner, value),
+        }
+    }
+}
+
+/// A response message (of proto type `message`) as grpc-gateway JSON.
+pub fn reply<T: Serialize>(message: &str, msg: &T) -> Response {
     let mut v = match serde_json::to_value(msg) {
         Ok(v) => v,
         Err(e) => {
@@ -64,12 +112,7 @@ pub fn reply<T: Serialize>(msg: &T, messages: &[&str]) -> Response {
                 .into_response();
         }
     };
-    if let Value::Object(m) = &mut v {
-        for f in messages {
-            m.entry(*f).or_insert(Value::Null);
-        }
-    }
-    null_unset_verifications(&mut v);
+    null_unset(contract(), message, &mut v);
     axum::Json(v).into_response()
 }
 
@@ -89,9 +132,9 @@ mod tests {
                 relation_count: Some(42),
                 ..Default::default()
             }],
-            warnings: vec![],
+            ..Default::default()
         };
-        let body = reply(&resp, &[]);
+        let body = reply("ListBackupsResponse", &resp);
         let bytes =
             futures::executor::block_on(axum::body::to_bytes(body.into_body(), 1 << 20)).unwrap();
         let v: Value = serde_json::from_slice(&bytes).unwrap();
@@ -109,6 +152,39 @@ mod tests {
         assert!(
             v.get("relationCount").is_none(),
             "unset optional scalars are omitted"
+        );
+    }
+
+    #[test]
+    fn query_parameters_are_request_fields_in_either_spelling() {
+        let q = |pairs: &[(&str, &str)]| {
+            from_query::<proto::CheckBackupsRequest>(
+                "CheckBackupsRequest",
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+                    .collect(),
+            )
+        };
+        let r = q(&[("maxAge", "26h"), ("require_verified_within", "8d")]).unwrap();
+        assert_eq!(
+            (r.max_age.as_str(), r.require_verified_within.as_str()),
+            ("26h", "8d")
+        );
+        let unknown = q(&[("bogus", "1")]).err().unwrap();
+        assert!(
+            unknown
+                .0
+                .message
+                .contains("unknown query parameter \"bogus\""),
+            "{}",
+            unknown.0.message
+        );
+        let twice = q(&[("maxAge", "1h"), ("max_age", "2h")]).err().unwrap();
+        assert!(
+            twice.0.message.contains("given twice"),
+            "{}",
+            twice.0.message
         );
     }
 

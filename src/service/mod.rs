@@ -5,6 +5,7 @@
 mod check;
 mod create;
 mod facts;
+mod gate;
 mod limits;
 mod manage;
 mod prune;
@@ -18,6 +19,7 @@ mod verify;
 
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
+pub use gate::{Gate, gate};
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
