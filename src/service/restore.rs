@@ -77,11 +77,13 @@ pub(super) async fn pg_restore(
     conn: &PgConn,
     database: &str,
     options: RestoreOptions,
-    mut reader: ObjectReader,
+    reader: ObjectReader,
 ) -> Result<Result<(), String>> {
     let mut child = engine::restore(target, conn, database, options).await?;
     let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-    let fed = tokio::io::copy(&mut reader, &mut stdin).await;
+    // Large blocks: tokio's default 8 KiB copy costs two syscalls per 8 KiB.
+    let mut reader = tokio::io::BufReader::with_capacity(crate::stream::CHUNK, reader);
+    let fed = tokio::io::copy_buf(&mut reader, &mut stdin).await;
     let _ = stdin.shutdown().await;
     drop(stdin);
     let done = child.finish().await?;

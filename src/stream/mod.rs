@@ -21,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use crate::store::ObjectWriter;
 use crate::{Error, Result};
 
-pub(crate) const CHUNK: usize = 256 * 1024;
+/// The block size of every copy on the byte path.
+pub const CHUNK: usize = 256 * 1024;
 
 /// What the bytes that passed were.
 #[derive(Debug, Clone, PartialEq, Eq)]

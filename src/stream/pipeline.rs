@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::age::{self, Identities, Recipients};
@@ -146,13 +146,14 @@ impl Pipeline {
         let (stages_in, mut stored) = tokio::io::duplex(CHUNK);
         let this = self.clone();
         let encode = AbortOnDropHandle::new(tokio::spawn(async move {
-            let mut tap = Tap::new(raw, this.limit, this.progress.clone());
+            let mut tap =
+                BufReader::with_capacity(CHUNK, Tap::new(raw, this.limit, this.progress.clone()));
             let mut w: Writer = Box::new(stages_in);
             // The last stage is nearest the store: wrap from the end.
             for s in this.stages.iter().rev() {
                 w = s.wrap(w).await?;
             }
-            let copied = tokio::io::copy(&mut tap, &mut w).await;
+            let copied = tokio::io::copy_buf(&mut tap, &mut w).await;
             if let Err(e) = copied {
                 return Err(
                     match e.get_ref().and_then(|i| i.downcast_ref::<TooLarge>()) {
@@ -164,7 +165,7 @@ impl Pipeline {
             w.shutdown()
                 .await
                 .map_err(|e| Error::internal(format!("finishing the dump stream: {e}")))?;
-            Ok(tap.seen())
+            Ok(tap.get_ref().seen())
         }));
         let store = pump(&mut stored, sink);
         let joined = async {
