@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod buckets;
 
-pub use buckets::{GcsConfig, S3Config, bucket_policy};
+pub use buckets::{GcsConfig, LockMode, S3Config, bucket_policy, lock_period};
 
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
 use crate::stream::{DumpConfig, DumpPolicy};

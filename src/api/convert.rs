@@ -1,7 +1,7 @@
 //! proto ↔ service conversions. Range checks on wire integers live here;
 //! everything else is validated by the service.
 
-use crate::catalog::{Destination, Engine, Listing, Record, Verification, VerifyResult, rfc3339};
+use crate::catalog::{Destination, Engine, Page, Record, Verification, VerifyResult, rfc3339};
 use crate::engine::{Password, RestoreOptions};
 use crate::proto;
 use crate::retention::{CalendarDuration, Policy};
@@ -84,6 +84,7 @@ pub fn record_to_proto(r: &Record) -> proto::BackupRecord {
         compression: r.encoding.compression.clone().unwrap_or_default(),
         encryption: r.encoding.encryption.clone().unwrap_or_default(),
         recipients: r.encoding.recipients.clone(),
+        locked_until: r.locked_until.as_ref().map(rfc3339).unwrap_or_default(),
     }
 }
 
@@ -135,9 +136,10 @@ pub fn create_to_proto(o: &CreateOutcome) -> proto::CreateBackupResponse {
     }
 }
 
-pub fn list_to_proto(l: &Listing) -> proto::ListBackupsResponse {
+pub fn list_to_proto(l: &Page) -> proto::ListBackupsResponse {
     proto::ListBackupsResponse {
-        records: l.records.iter().map(record_to_proto).collect(),
+        records: l.records.iter().map(|r| record_to_proto(r)).collect(),
+        next_page_token: l.next_page_token.clone(),
         warnings: l
             .problems
             .iter()

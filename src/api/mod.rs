@@ -93,7 +93,11 @@ impl Api for BackupService {
         req: proto::ListBackupsRequest,
     ) -> Result<proto::ListBackupsResponse> {
         let tenant = (!req.username.is_empty()).then_some(req.username);
-        Ok(list_to_proto(&self.list(creds, tenant).await?))
+        let page = crate::catalog::PageRequest {
+            size: req.page_size,
+            token: req.page_token,
+        };
+        Ok(list_to_proto(&self.list_page(creds, tenant, page).await?))
     }
 
     async fn get_backup(

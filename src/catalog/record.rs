@@ -102,6 +102,10 @@ pub struct Record {
     /// How the stored bytes encode the archive; empty in older records.
     #[serde(flatten)]
     pub encoding: Encoding,
+    /// Until when the bucket refuses to delete this backup's objects (S3
+    /// Object Lock, GCS retention): the latest retention of any of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// How the stored bytes were made from pg_dump's archive: what restore must
@@ -125,6 +129,14 @@ pub struct Encoding {
     /// The public keys the dump was encrypted to: which key restores it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recipients: Vec<String>,
+}
+
+impl Record {
+    /// The instant until which the bucket still holds this backup, if that
+    /// is later than `now`.
+    pub fn locked_at(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.locked_until.filter(|t| *t > now)
+    }
 }
 
 /// RFC 3339 UTC with a `Z`, as the wire contract writes times.

@@ -128,6 +128,14 @@ impl Api for RestClient {
         if !req.username.is_empty() {
             url.query_pairs_mut().append_pair("username", &req.username);
         }
+        if req.page_size != 0 {
+            url.query_pairs_mut()
+                .append_pair("pageSize", &req.page_size.to_string());
+        }
+        if !req.page_token.is_empty() {
+            url.query_pairs_mut()
+                .append_pair("pageToken", &req.page_token);
+        }
         self.call(Method::GET, url, creds, NO_BODY).await
     }
 

@@ -29,6 +29,10 @@ pub struct GcsConfig {
     pub default_bucket: Option<String>,
     /// Further bucket names a request may name (any prefix inside them).
     pub allowed_buckets: Vec<String>,
+    /// Days (fractions allowed) for which every object written (dump,
+    /// sidecar, evidence) gets an object retention: GCS refuses to delete it
+    /// before then. The bucket must have object retention enabled.
+    pub retention_days: Option<f64>,
 }
 
 /// S3 or an S3-compatible service. Anything unset here falls back to the
@@ -50,6 +54,57 @@ pub struct S3Config {
     pub default_bucket: Option<String>,
     /// Further bucket names a request may name (any prefix inside them).
     pub allowed_buckets: Vec<String>,
+    /// Days (fractions allowed) for which every object written (dump,
+    /// sidecar, evidence) gets an S3 Object Lock retention: S3 refuses to
+    /// delete its version before then. The bucket must have Object Lock
+    /// enabled (which also makes it versioned).
+    pub object_lock_days: Option<f64>,
+    /// `GOVERNANCE` (default: users with s3:BypassGovernanceRetention may
+    /// still remove it) or `COMPLIANCE` (nobody may, not even root).
+    pub object_lock_mode: LockMode,
+}
+
+/// The S3 Object Lock retention mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LockMode {
+    #[default]
+    #[serde(alias = "governance")]
+    Governance,
+    #[serde(alias = "compliance")]
+    Compliance,
+}
+
+impl LockMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+/// The longest retention accepted: a typo of a few zeros should not lock a
+/// bucket for millennia.
+const MAX_LOCK_DAYS: f64 = 36_500.0;
+
+/// `days` of `key` as a duration; `None` when unset.
+///
+/// # Errors
+/// InvalidArgument unless 0 < days ≤ 36 500.
+pub fn lock_period(key: &str, days: Option<f64>) -> Result<Option<chrono::Duration>> {
+    let Some(days) = days else {
+        return Ok(None);
+    };
+    if !(days.is_finite() && days > 0.0 && days <= MAX_LOCK_DAYS) {
+        return Err(crate::Error::invalid(format!(
+            "{key} = {days} is out of range: use more than 0 and at most {MAX_LOCK_DAYS} days"
+        )));
+    }
+    // Whole milliseconds: at most 36 500 days, far inside i64.
+    #[allow(clippy::cast_possible_truncation)]
+    let ms = (days * 86_400_000.0).ceil() as i64;
+    Ok(Some(chrono::Duration::milliseconds(ms)))
 }
 
 /// A destination's bucket policy, parsed: the default (if any) and every
@@ -89,6 +144,14 @@ impl GcsConfig {
             &self.allowed_buckets,
         )
     }
+
+    /// How long each written object is retained (`retention-days`).
+    ///
+    /// # Errors
+    /// As [`lock_period`].
+    pub fn retention(&self) -> Result<Option<chrono::Duration>> {
+        lock_period("[gcs] retention-days", self.retention_days)
+    }
 }
 
 impl S3Config {
@@ -100,5 +163,13 @@ impl S3Config {
             self.default_bucket.as_deref(),
             &self.allowed_buckets,
         )
+    }
+
+    /// How long each written object is locked (`object-lock-days`).
+    ///
+    /// # Errors
+    /// As [`lock_period`].
+    pub fn object_lock(&self) -> Result<Option<chrono::Duration>> {
+        lock_period("[s3] object-lock-days", self.object_lock_days)
     }
 }

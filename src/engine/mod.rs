@@ -56,8 +56,8 @@ pub struct RestoreOptions {
     /// `--clean --if-exists`: drop objects before recreating them.
     pub clean: bool,
     /// Parallel jobs; above 1 the restore is not atomic and the archive is
-    /// staged in a temporary file inside the container (pg_restore cannot run
-    /// parallel jobs from a pipe).
+    /// staged in an unlinked temporary file inside the container (pg_restore
+    /// cannot run parallel jobs from a pipe).
     pub jobs: u32,
     /// `--no-owner`: do not reproduce object ownership.
     pub no_owner: bool,

@@ -17,15 +17,20 @@ unset p
 exec "$@""#;
 
 /// Like [`PREAMBLE`], but stages the rest of stdin in a temporary file first
-/// and passes its path as the last argument (for `pg_restore -j`, which cannot
-/// read a pipe). The file is removed however the tool ends.
+/// and passes it as the last argument (for `pg_restore -j`, which cannot read
+/// a pipe). The file is unlinked the moment it is opened, before a single
+/// byte of the archive arrives: the archive lives only behind descriptor 3,
+/// which the tool (and its forked workers) reopen as `/proc/self/fd/3`, so
+/// nothing is left in the container however the exec ends, even by SIGKILL
+/// (an EXIT trap would not run then).
 const STAGED_PREAMBLE: &str = r#"IFS= read -r p || exit 97
 if [ -n "$p" ]; then PGPASSWORD=$p; export PGPASSWORD; fi
 unset p
 t=$(mktemp) || exit 98
-trap 'rm -f "$t"' EXIT
-cat > "$t" || exit 98
-"$@" "$t""#;
+exec 3<>"$t" || exit 98
+rm -f "$t" || exit 98
+cat >&3 || exit 98
+exec "$@" /proc/self/fd/3"#;
 
 /// A database password: redacted in `Debug`, never formatted anywhere else.
 #[derive(Clone, Default)]

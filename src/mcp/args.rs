@@ -86,12 +86,18 @@ pub struct ListArgs {
     /// Only this tenant's backups. Omitted: every tenant's for an admin; a
     /// non-admin always sees only their own.
     pub username: Option<String>,
+    /// Records per page, 1 to 1000. Omitted: every record at once.
+    pub page_size: Option<i32>,
+    /// The `next page token` of the previous answer, to continue a listing.
+    pub page_token: Option<String>,
 }
 
 impl From<ListArgs> for proto::ListBackupsRequest {
     fn from(a: ListArgs) -> Self {
         Self {
             username: a.username.unwrap_or_default(),
+            page_size: a.page_size.unwrap_or_default(),
+            page_token: a.page_token.unwrap_or_default(),
         }
     }
 }

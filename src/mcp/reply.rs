@@ -66,9 +66,15 @@ impl Summary for proto::CreateBackupResponse {
 impl Summary for proto::ListBackupsResponse {
     fn summary(&self) -> String {
         let s = lines(format!("{} backups", self.records.len()), &self.records);
-        self.warnings
+        let s = self
+            .warnings
             .iter()
-            .fold(s, |s, w| s + "\n! unreadable: " + w)
+            .fold(s, |s, w| s + "\n! unreadable: " + w);
+        if self.next_page_token.is_empty() {
+            s
+        } else {
+            s + "\nnext page token: " + &self.next_page_token
+        }
     }
 }
 
@@ -146,6 +152,7 @@ mod tests {
                 ..Default::default()
             }],
             warnings: vec![],
+            next_page_token: String::new(),
         };
         let r = reply(Ok(resp));
         assert_eq!(r.is_error, Some(false));

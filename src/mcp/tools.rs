@@ -29,7 +29,8 @@ impl Tools {
 
     #[tool(
         description = "List backups, newest first (one tenant's, or every tenant's for an admin); \
-                       needs backups:read.",
+                       page_size (1-1000) pages through them, continued with the page_token the \
+                       answer gives; needs backups:read.",
         annotations(read_only_hint = true)
     )]
     async fn list_backups(

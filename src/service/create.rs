@@ -197,7 +197,11 @@ impl BackupService {
             self.require_free_space(tenant)?;
         }
         let created_at = Utc::now();
-        let reservation = self.inner.catalog.reserve(tenant, database, &created_at)?;
+        let reservation = self
+            .inner
+            .catalog
+            .reserve(tenant, database, &created_at)
+            .await?;
         let id = reservation.id.clone();
         let relation_count = match engine::relation_count(target, conn, database).await {
             Ok(n) => Some(n),
@@ -217,7 +221,9 @@ impl BackupService {
         };
         let key = format!("{id}.dump");
         let pipeline = self.inner.dump.pipeline(tenant)?;
-        let mut writer = store.writer(&key).await?;
+        // One retention for the dump and its sidecar, recorded with them.
+        let locked_until = store.lock_period().map(crate::store::retain_until);
+        let mut writer = store.writer_locked(&key, locked_until).await?;
         let mut child = match engine::dump(target, conn, database, &pipeline.pg_dump_args()).await {
             Ok(c) => c,
             Err(e) => {
@@ -271,18 +277,22 @@ impl BackupService {
             relation_count,
             row_counts,
             encoding: encoded.encoding,
+            locked_until,
         };
         let remote = destination != Destination::Local;
         if remote {
             // Beside the dump, only once it is complete: what a daemon on
             // another host rebuilds its index from.
             let sidecar = Bytes::from(catalog::encode(&record)?);
-            if let Err(e) = store.put(&format!("{id}{META}"), sidecar).await {
+            let written = store
+                .put_locked(&format!("{id}{META}"), sidecar, locked_until)
+                .await;
+            if let Err(e) = written {
                 let _ = store.delete(&key).await;
                 return Err(e.context(format!("writing the sidecar of {id} beside its dump")));
             }
         }
-        if let Err(e) = self.inner.catalog.put(&record) {
+        if let Err(e) = self.inner.catalog.put(&record).await {
             // An object without a record is invisible; don't leave it behind.
             if remote {
                 let _ = store.delete(&format!("{id}{META}")).await;

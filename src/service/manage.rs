@@ -2,16 +2,47 @@
 
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::{Destination, Listing, META};
-use crate::{Code, Result};
+use crate::catalog::{Destination, Listing, META, Page, PageRequest, Record};
+use crate::{Code, Error, Result};
+
+/// How a backup under a bucket lock is named to callers.
+pub(super) fn locked_note(until: chrono::DateTime<chrono::Utc>) -> String {
+    format!(
+        "locked until {} (object lock / retention)",
+        crate::catalog::rfc3339(&until)
+    )
+}
 
 impl BackupService {
-    /// Newest first. A non-admin always sees only their own backups,
-    /// whatever `tenant` says; unreadable sidecars are reported to admins.
+    /// Every record in the catalog's order (see [`BackupService::list_page`]).
     ///
     /// # Errors
-    /// Unauthenticated, PermissionDenied, Internal.
+    /// Unauthenticated, PermissionDenied.
     pub async fn list(&self, creds: &Credentials, tenant: Option<String>) -> Result<Listing> {
+        let page = self
+            .list_page(creds, tenant, PageRequest::default())
+            .await?;
+        Ok(Listing {
+            records: page.records.iter().map(|r| Record::clone(r)).collect(),
+            problems: page.problems,
+        })
+    }
+
+    /// One page of the catalog in its order: newest `created_at` first,
+    /// then id descending. A non-admin always sees only their own backups,
+    /// whatever `tenant` says, and a page token of any other listing is
+    /// refused; unreadable sidecars are reported to admins. Answered from
+    /// the index: only the listed tenant's records are touched.
+    ///
+    /// # Errors
+    /// Unauthenticated, PermissionDenied; InvalidArgument for a page size
+    /// out of range or a foreign page token.
+    pub async fn list_page(
+        &self,
+        creds: &Credentials,
+        tenant: Option<String>,
+        page: PageRequest,
+    ) -> Result<Page> {
         let svc = self.clone();
         self.run("list", creds, move |who, _| async move {
             who.require(Scope::Read)?;
@@ -20,7 +51,7 @@ impl BackupService {
             } else {
                 Some(who.subject.clone())
             };
-            let mut listing = svc.inner.catalog.list(filter.as_deref())?;
+            let mut listing = svc.inner.catalog.page(filter.as_deref(), &page)?;
             if !who.admin {
                 listing.problems.clear();
             }
@@ -65,6 +96,13 @@ impl BackupService {
     /// cleanup) still lets the record go. Call with the id locked.
     pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
         let id = &record.id;
+        if let Some(until) = record.locked_at(chrono::Utc::now()) {
+            return Err(Error::precondition(format!(
+                "backup {id} is {}: its bucket refuses to delete it before then, so it and its \
+                 record stay until that has passed",
+                locked_note(until)
+            )));
+        }
         let store = self.store_of(record)?;
         let dump = format!("{id}.dump");
         let note = match store.delete(&dump).await {
@@ -85,7 +123,7 @@ impl BackupService {
                 }
             }
         }
-        self.inner.catalog.remove(id)?;
+        self.inner.catalog.remove(id).await?;
         Ok(format!("backup {id} deleted{note}"))
     }
 }

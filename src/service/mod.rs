@@ -86,6 +86,8 @@ struct Inner {
     stores: Stores,
     /// Whether reads first fold in the buckets' sidecars (`catalog-sync`).
     catalog_sync: bool,
+    /// What each bucket held at the last sync, so the next reads only what changed.
+    bucket_seen: rebuild::BucketSeen,
     spool_dir: PathBuf,
     /// How each tenant's dumps are encoded and bounded; the keys to decode.
     dump: DumpPolicy,
@@ -120,6 +122,7 @@ impl BackupService {
                 catalog,
                 stores,
                 catalog_sync: config.catalog_sync,
+                bucket_seen: rebuild::BucketSeen::default(),
                 spool_dir,
                 dump: config.dump_policy()?,
                 backup_dir: config.backup_dir.clone(),
@@ -210,6 +213,7 @@ impl BackupService {
         let task = self.inner.tasks.spawn(async move {
             let result = match work {
                 Some(w) => {
+                    svc.inner.catalog.catch_up().await;
                     if svc.inner.catalog_sync && SYNCED.contains(&action) {
                         svc.sync_from_buckets().await;
                     }

@@ -96,6 +96,15 @@ impl BackupService {
                     out.kept.push((record, reasons));
                     continue;
                 }
+                // The bucket would refuse: keep it, and a later run removes it.
+                if let Some(until) = record.locked_at(chrono::Utc::now()) {
+                    let note = format!(
+                        "{}; a prune after that removes it",
+                        super::manage::locked_note(until)
+                    );
+                    out.kept.push((record, vec![note]));
+                    continue;
+                }
                 if req.dry_run {
                     out.removed.push(record);
                     continue;

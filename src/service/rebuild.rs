@@ -101,6 +101,10 @@ impl BackupService {
     /// Indexes the sidecars of `store`; with `drop_vanished`, also removes
     /// local records of this bucket scope whose sidecar is gone (deleted by
     /// another daemon), unless an operation here holds them.
+    ///
+    /// A sync reads only the sidecars (and evidence) of backups with a key
+    /// that was not in this bucket at the previous sync; a rebuild reads
+    /// them all.
     async fn rebuild_from(
         &self,
         destination: Destination,
@@ -110,10 +114,21 @@ impl BackupService {
     ) -> Result<()> {
         let keys = store.list("").await?;
         let present: BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+        let scope = store.location("");
+        let seen = if drop_vanished {
+            self.inner.bucket_seen.previous(&scope)
+        } else {
+            BTreeSet::new()
+        };
+        let mut retry = BTreeSet::new();
         for key in &keys {
             let Some(stem) = key.strip_suffix(META) else {
                 continue;
             };
+            if !changed_since(&seen, &present, stem) {
+                continue;
+            }
+            let warnings = out.warnings.len();
             let id = stem.rsplit('/').next().unwrap_or(stem);
             let dump = format!("{stem}.dump");
             let found = store.location(key);
@@ -154,19 +169,28 @@ impl BackupService {
                     ) =>
                 {
                     known.last_verification = record.last_verification;
-                    self.inner.catalog.put(&known)?;
+                    self.inner.catalog.put(&known).await?;
                     out.unchanged += 1;
                 }
                 Ok(_) => out.unchanged += 1,
                 Err(e) if e.code == Code::NotFound => {
-                    self.inner.catalog.put(&record)?;
+                    self.inner.catalog.put(&record).await?;
                     out.added.push(record);
                 }
                 Err(e) => out.warnings.push(format!("{found}: {}", e.message)),
             }
+            if out.warnings.len() > warnings {
+                retry.insert(stem.to_string());
+            }
         }
-        if drop_vanished {
-            let scope = store.location("");
+        // Only when a sidecar vanished (or on the first sync) can a local
+        // record have lost its bucket copy.
+        let vanished = seen.is_empty()
+            || seen
+                .iter()
+                .any(|k| k.ends_with(META) && !present.contains(k.as_str()));
+        let mut deferred = false;
+        if drop_vanished && vanished {
             for record in self.inner.catalog.list(None)?.records {
                 let Some(dump) = record.location.strip_prefix(&scope) else {
                     continue;
@@ -178,15 +202,58 @@ impl BackupService {
                 // A create here writes the bucket sidecar before the local
                 // record, so asking again rules out one made after the listing.
                 let Some(_lock) = self.inner.locks.try_lock(&record.id) else {
+                    deferred = true;
                     continue;
                 };
                 if store.list(&sidecar).await?.iter().all(|k| *k != sidecar) {
                     tracing::info!(id = %record.id, "catalog sync: deleted by another daemon");
-                    self.inner.catalog.remove(&record.id)?;
+                    self.inner.catalog.remove(&record.id).await?;
                 }
             }
         }
+        if drop_vanished && !deferred {
+            // Skipped sidecars are read again next time; a record in use
+            // keeps the whole listing unremembered, so its drop is retried.
+            let kept = keys
+                .iter()
+                .filter(|k| !retry.iter().any(|s| k.starts_with(s.as_str())))
+                .cloned()
+                .collect();
+            self.inner.bucket_seen.remember(&scope, kept);
+        }
         Ok(())
+    }
+}
+
+/// Whether any key of the backup at `stem` (its sidecar, dump, evidence)
+/// is new since the keys `seen` at the previous sync.
+fn changed_since(seen: &BTreeSet<String>, present: &BTreeSet<&str>, stem: &str) -> bool {
+    seen.is_empty()
+        || present
+            .range(stem..)
+            .take_while(|k| k.starts_with(stem))
+            .any(|k| !seen.contains(*k))
+}
+
+/// The keys each bucket scope held at its last sync.
+#[derive(Debug, Default)]
+pub(super) struct BucketSeen(std::sync::Mutex<std::collections::HashMap<String, BTreeSet<String>>>);
+
+impl BucketSeen {
+    fn previous(&self, scope: &str) -> BTreeSet<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(scope)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn remember(&self, scope: &str, keys: BTreeSet<String>) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(scope.to_string(), keys);
     }
 }
 
@@ -219,5 +286,44 @@ fn newer(candidate: Option<&Verification>, known: Option<&Verification>) -> bool
         (Some(c), Some(k)) => c.verified_at > k.verified_at,
         (Some(_), None) => true,
         (None, _) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sync_reads_only_backups_with_a_key_new_since_the_last_one() {
+        let before: BTreeSet<String> = [
+            "p/a-1.dump",
+            "p/a-1.meta.json",
+            "p/b-1.dump",
+            "p/b-1.meta.json",
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect();
+        let now: BTreeSet<&str> = [
+            "p/a-1.dump",
+            "p/a-1.meta.json",
+            "p/b-1.dump",
+            "p/b-1.meta.json",
+            "p/b-1.verify-20260101T000000Z-0a0b0c0d.json",
+            "p/c-1.dump",
+            "p/c-1.meta.json",
+        ]
+        .into_iter()
+        .collect();
+        assert!(
+            !changed_since(&before, &now, "p/a-1"),
+            "untouched: not read"
+        );
+        assert!(changed_since(&before, &now, "p/b-1"), "new evidence: read");
+        assert!(changed_since(&before, &now, "p/c-1"), "new backup: read");
+        assert!(
+            changed_since(&BTreeSet::new(), &now, "p/a-1"),
+            "first sync: all"
+        );
     }
 }

@@ -35,6 +35,7 @@ impl Stores {
         let mut remote = HashMap::new();
         if let Some(g) = &config.gcs {
             let (default, allowed) = g.policy().map_err(|e| e.context("[gcs]"))?;
+            g.retention()?;
             let client = Box::new(GcsClient::new(g)?);
             remote.insert(
                 Destination::Gcs,
@@ -47,6 +48,7 @@ impl Stores {
         }
         if let Some(s) = &config.s3 {
             let (default, allowed) = s.policy().map_err(|e| e.context("[s3]"))?;
+            s.object_lock()?;
             let client = Box::new(S3Client::new(s));
             remote.insert(
                 Destination::S3,

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
@@ -107,9 +107,10 @@ impl BackupService {
         let mut updated = record;
         updated.last_verification = Some(verification.clone());
         if updated.destination != Destination::Local {
-            self.put_evidence(&updated, &verification).await;
+            let evidence_until = self.put_evidence(&updated, &verification).await;
+            updated.locked_until = updated.locked_until.max(evidence_until);
         }
-        self.inner.catalog.put(&updated)?;
+        self.inner.catalog.put(&updated).await?;
         if verification.result == VerifyResult::Failed {
             facts.outcome("failed", &verification.error);
         }
@@ -119,15 +120,26 @@ impl BackupService {
     /// Stores the verification as a new object beside the bucket dump, so a
     /// daemon that rebuilds its index from the bucket keeps the evidence. A
     /// bucket that cannot take it is logged; the local record still has it.
-    async fn put_evidence(&self, record: &Record, v: &Verification) {
+    /// Returns until when the bucket locks the evidence, if it does.
+    async fn put_evidence(&self, record: &Record, v: &Verification) -> Option<DateTime<Utc>> {
         let key = catalog::verification_key(&record.id, v);
+        let mut until = None;
         let stored = match (self.store_of(record), serde_json::to_vec_pretty(v)) {
-            (Ok(store), Ok(json)) => store.put(&key, bytes::Bytes::from(json)).await,
+            (Ok(store), Ok(json)) => {
+                until = store.lock_period().map(crate::store::retain_until);
+                store
+                    .put_locked(&key, bytes::Bytes::from(json), until)
+                    .await
+            }
             (Err(e), _) => Err(e),
             (_, Err(e)) => Err(e.into()),
         };
-        if let Err(e) = stored {
-            tracing::warn!(id = %record.id, key, error = %e, "verification evidence not stored in the bucket");
+        match stored {
+            Ok(()) => until,
+            Err(e) => {
+                tracing::warn!(id = %record.id, key, error = %e, "verification evidence not stored in the bucket");
+                None
+            }
         }
     }
 

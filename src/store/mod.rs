@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::{Error, Result};
@@ -34,8 +35,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Where `key` lives, as recorded in `location` (a path or a URI).
     fn location(&self, key: &str) -> String;
 
-    /// Starts a staged write of `key`.
+    /// Starts a staged write of `key`; a store with a [`Store::lock_period`]
+    /// locks it for that long from now.
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>>;
+
+    /// Starts a staged write of `key` that the bucket keeps immutable until
+    /// `until` (S3 Object Lock, GCS retention). Stores without locks ignore
+    /// `until`.
+    async fn writer_locked(
+        &self,
+        key: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Box<dyn ObjectWriter>> {
+        let _ = until;
+        self.writer(key).await
+    }
+
+    /// How long the bucket keeps each object this store writes immutable;
+    /// `None` = objects can be deleted at once.
+    fn lock_period(&self) -> Option<chrono::Duration> {
+        None
+    }
 
     /// Opens `key` for reading. NotFound when it is absent.
     async fn reader(&self, key: &str) -> Result<ObjectReader>;
@@ -56,7 +76,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Writes a small object in one go (staged, never overwriting).
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {
-        let mut w = self.writer(key).await?;
+        self.put_locked(key, bytes, self.lock_period().map(retain_until))
+            .await
+    }
+
+    /// [`Store::put`], locked until `until` as [`Store::writer_locked`].
+    async fn put_locked(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<()> {
+        let mut w = self.writer_locked(key, until).await?;
         if let Err(e) = w.write(bytes).await {
             w.abort().await;
             return Err(e);
@@ -81,6 +112,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         }
         Ok(out)
     }
+}
+
+/// The retention of an object written now under a lock of `period`:
+/// whole seconds, rounded up, so it reads back exactly from any bucket.
+pub fn retain_until(period: chrono::Duration) -> DateTime<Utc> {
+    let t = Utc::now() + period + chrono::Duration::seconds(1);
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }
 
 /// Opens stores inside the buckets of one service (GCS, S3): one client,

@@ -8,17 +8,19 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
 use object_store::path::Path;
 use object_store::{
     BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
     WriteMultipart,
 };
+use reqwest::header::{HeaderMap, HeaderValue};
 use tokio_util::io::StreamReader;
 
 use super::{BucketUri, Buckets, ObjectReader, ObjectWriter, PART, Store};
-use crate::config::S3Config;
+use crate::config::{LockMode, S3Config};
 use crate::{Error, Result};
 
 /// Parts uploading at once; memory per upload is about (this + 1) parts.
@@ -48,7 +50,26 @@ impl S3Client {
         if let Some(s) = map.get(bucket) {
             return Ok(s.clone());
         }
+        let store = Arc::new(self.build(bucket, None)?);
+        map.insert(bucket.to_string(), store.clone());
+        Ok(store)
+    }
+
+    /// A client whose every request sets the Object Lock retention `until`
+    /// (with the checksum S3 demands of such writes): one per locked write,
+    /// since the date is part of its headers.
+    fn locked(&self, bucket: &str, until: DateTime<Utc>) -> Result<Arc<AmazonS3>> {
+        Ok(Arc::new(self.build(bucket, Some(until))?))
+    }
+
+    fn build(&self, bucket: &str, lock: Option<DateTime<Utc>>) -> Result<AmazonS3> {
         let c = &self.config;
+        let mut options = ClientOptions::new()
+            .with_connect_timeout(Duration::from_secs(10))
+            .with_timeout(Duration::from_mins(2));
+        if let Some(until) = lock {
+            options = options.with_default_headers(lock_headers(c.object_lock_mode, until)?);
+        }
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_retry(RetryConfig {
@@ -56,11 +77,10 @@ impl S3Client {
                 max_retries: 3,
                 retry_timeout: Duration::from_secs(20),
             })
-            .with_client_options(
-                ClientOptions::new()
-                    .with_connect_timeout(Duration::from_secs(10))
-                    .with_timeout(Duration::from_mins(2)),
-            );
+            .with_client_options(options);
+        if lock.is_some() {
+            b = b.with_checksum_algorithm(Checksum::SHA256);
+        }
         if let Some(e) = &c.endpoint {
             b = b.with_endpoint(e).with_allow_http(e.starts_with("http://"));
         }
@@ -79,14 +99,28 @@ impl S3Client {
         if let Some(t) = &c.session_token {
             b = b.with_token(t.expose());
         }
-        let store = Arc::new(b.build().map_err(|e| {
+        b.build().map_err(|e| {
             Error::precondition(format!(
                 "the S3 client for bucket {bucket} cannot be built: {e}"
             ))
-        })?);
-        map.insert(bucket.to_string(), store.clone());
-        Ok(store)
+        })
     }
+}
+
+/// The headers that give a new object an Object Lock retention.
+fn lock_headers(mode: LockMode, until: DateTime<Utc>) -> Result<HeaderMap> {
+    let value = |s: &str| {
+        HeaderValue::from_str(s)
+            .map_err(|e| Error::internal(format!("an Object Lock header cannot hold {s:?}: {e}")))
+    };
+    let mut h = HeaderMap::new();
+    h.insert("x-amz-object-lock-mode", value(mode.name())?);
+    h.insert(
+        "x-amz-object-lock-retain-until-date",
+        value(&until.format("%Y-%m-%dT%H:%M:%SZ").to_string())?,
+    );
+    h.insert("x-amz-sdk-checksum-algorithm", value("SHA256")?);
+    Ok(h)
 }
 
 impl Buckets for S3Client {
@@ -94,6 +128,8 @@ impl Buckets for S3Client {
         Ok(Arc::new(S3Store {
             s3: self.bucket(&uri.bucket)?,
             uri: uri.clone(),
+            client: self.clone(),
+            lock: self.config.object_lock().ok().flatten(),
         }))
     }
 }
@@ -103,6 +139,10 @@ impl Buckets for S3Client {
 struct S3Store {
     s3: Arc<AmazonS3>,
     uri: BucketUri,
+    /// To build the per-write clients of locked writes.
+    client: S3Client,
+    /// `object-lock-days` (checked when the daemon's stores were set up).
+    lock: Option<chrono::Duration>,
 }
 
 /// `object_store`'s errors in the daemon's taxonomy.
@@ -135,9 +175,26 @@ impl Store for S3Store {
         self.uri.location(key)
     }
 
+    fn lock_period(&self) -> Option<chrono::Duration> {
+        self.lock
+    }
+
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
+        self.writer_locked(key, self.lock.map(super::retain_until))
+            .await
+    }
+
+    async fn writer_locked(
+        &self,
+        key: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<Box<dyn ObjectWriter>> {
+        let s3 = match until {
+            Some(t) => self.client.locked(&self.uri.bucket, t)?,
+            None => self.s3.clone(),
+        };
         Ok(Box::new(S3Writer {
-            s3: self.s3.clone(),
+            s3,
             path: self.path(key),
             location: self.location(key),
             buf: BytesMut::new(),

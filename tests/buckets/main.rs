@@ -11,6 +11,7 @@ mod encrypted;
 mod guard;
 mod host_loss;
 mod interrupted;
+mod lock;
 mod shared;
 
 use containarium::catalog::Destination;

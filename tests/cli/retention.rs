@@ -1,32 +1,16 @@
 //! `backup check` exit codes and `backup prune` refusals through the binary.
 
 use chrono::{Duration, Utc};
-use containarium::catalog::{Catalog, Destination, Engine, Record};
+use containarium::catalog::Catalog;
 
 use crate::support::daemon::TestDaemon;
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, synthetic_record};
 use crate::{BOTH, Cli, failed_with};
 
 /// A backup of `tenant`/`database` made `age` ago (its dump is irrelevant here).
-fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration) {
-    let at = Utc::now() - age;
-    let id = containarium::catalog::make_id(tenant, database, &at, 1);
-    let r = Record {
-        id: id.clone(),
-        username: tenant.into(),
-        database: database.into(),
-        created_at: at,
-        size_bytes: 1,
-        sha256: "00".into(),
-        destination: Destination::Local,
-        location: dir.join(format!("{id}.dump")).display().to_string(),
-        engine: Some(Engine::Postgres),
-        last_verification: None,
-        relation_count: None,
-        row_counts: None,
-        encoding: containarium::catalog::Encoding::default(),
-    };
-    Catalog::open(dir).unwrap().put(&r).unwrap();
+async fn old_backup(dir: &std::path::Path, tenant: &str, database: &str, age: Duration) {
+    let r = synthetic_record(dir, tenant, database, Utc::now() - age, 1);
+    Catalog::open(dir).unwrap().put(&r).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -52,7 +36,7 @@ async fn check_exits_non_zero_for_stale_and_never_backed_up() {
         let cli = Cli::new(&d, transport, Some(admin.clone()));
         if transport == crate::Transport::Grpc {
             cli.ok(&["create", "alice", "--database", "app"]).await;
-            old_backup(&backups, "bob", "app", Duration::hours(30));
+            old_backup(&backups, "bob", "app", Duration::hours(30)).await;
         }
 
         // Fresh.

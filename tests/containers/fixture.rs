@@ -20,9 +20,9 @@ const HOW_TO_RUN: &str = "\
 these tests need real container managers: run them through the fixture, which
 starts the tenants, exports their variables and tears everything down after:
 
-    ./scripts/test-containers.sh          # LXD, then Podman
-    scripts/fixtures/containers.sh with lxd -- cargo test --test containers
-    scripts/fixtures/containers.sh with podman -- cargo test --test containers
+    ./scripts/test-containers.sh          # LXD, Incus, Podman, Docker
+    scripts/fixtures/containers.sh with incus -- cargo test --test containers
+    (likewise with lxd, podman or docker)
 
 (see scripts/fixtures/README.md)";
 
@@ -46,7 +46,9 @@ const POSTGRES_OWN: [&str; 4] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Manager {
     Lxd,
+    Incus,
     Podman,
+    Docker,
 }
 
 impl Manager {
@@ -54,7 +56,21 @@ impl Manager {
     pub fn driver(self) -> &'static str {
         match self {
             Self::Lxd => "lxd",
+            Self::Incus => "incus",
             Self::Podman => "podman",
+            Self::Docker => "docker",
+        }
+    }
+
+    /// The manager's client, and whether it speaks LXD's grammar (`exec
+    /// NAME -- argv`, `info NAME`) or the OCI one (`exec -i NAME argv`,
+    /// `inspect`).
+    fn client(self) -> (&'static str, bool) {
+        match self {
+            Self::Lxd => ("lxc", true),
+            Self::Incus => ("incus", true),
+            Self::Podman => ("podman", false),
+            Self::Docker => ("docker", false),
         }
     }
 }
@@ -80,13 +96,20 @@ impl Fixture {
     pub fn from_env() -> Self {
         let (manager, prefix) = match var("FIXTURE_MANAGER").as_str() {
             "lxd" => (Manager::Lxd, "LXD"),
+            "incus" => (Manager::Incus, "INCUS"),
             "podman" => (Manager::Podman, "PODMAN"),
-            other => panic!("FIXTURE_MANAGER={other:?}, expected lxd or podman: {HOW_TO_RUN}"),
+            "docker" => (Manager::Docker, "DOCKER"),
+            other => panic!(
+                "FIXTURE_MANAGER={other:?}, expected lxd, incus, podman or docker: {HOW_TO_RUN}"
+            ),
         };
-        // The daemon's `lxc` / `podman` reach the fixture only through these.
+        // The daemon's `lxc` / `incus` / `podman` / `docker` reach the
+        // fixture only through these.
         let private = match manager {
             Manager::Lxd => ["LXD_DIR", "LXD_CONF"],
+            Manager::Incus => ["INCUS_DIR", "INCUS_CONF"],
             Manager::Podman => ["CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF"],
+            Manager::Docker => ["DOCKER_HOST", "DOCKER_CONFIG"],
         };
         for v in private {
             var(v);
@@ -154,18 +177,13 @@ pub struct Container {
 impl Container {
     /// `inner` run inside the container, stdin attached, never a tty.
     pub fn command(&self, inner: &[&str]) -> Command {
-        let mut cmd = match self.manager {
-            Manager::Lxd => {
-                let mut c = Command::new("lxc");
-                c.args(["exec", "-T", &self.name, "--"]);
-                c
-            }
-            Manager::Podman => {
-                let mut c = Command::new("podman");
-                c.args(["exec", "-i", &self.name]);
-                c
-            }
-        };
+        let (client, lxd_like) = self.manager.client();
+        let mut cmd = Command::new(client);
+        if lxd_like {
+            cmd.args(["exec", "-T", &self.name, "--"]);
+        } else {
+            cmd.args(["exec", "-i", &self.name]);
+        }
         cmd.args(inner);
         cmd
     }
@@ -222,11 +240,13 @@ impl Container {
     /// `readlink /proc/<init>/ns/pid` on the host: the container's PID
     /// namespace, to tell its processes from the host's.
     pub fn pid_namespace(&self) -> String {
-        let out = match self.manager {
-            Manager::Lxd => Command::new("lxc").args(["info", &self.name]).output(),
-            Manager::Podman => Command::new("podman")
+        let (client, lxd_like) = self.manager.client();
+        let out = if lxd_like {
+            Command::new(client).args(["info", &self.name]).output()
+        } else {
+            Command::new(client)
                 .args(["inspect", "-f", "PID: {{.State.Pid}}", &self.name])
-                .output(),
+                .output()
         }
         .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);

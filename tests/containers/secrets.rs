@@ -16,12 +16,14 @@ use crate::support::procs::{ArgvWatcher, Tool, is_stream, runs_on};
 use crate::support::{Psql, fingerprint, seed};
 
 /// Libraries and devices, nothing an archive could be staged in.
+fn is_system_file(path: &str) -> bool {
+    ["/usr/", "/lib", "/etc/", "/dev/"]
+        .iter()
+        .any(|d| path.starts_with(d))
+}
+
 fn only_system_files(paths: &BTreeSet<String>) -> bool {
-    paths.iter().all(|p| {
-        ["/usr/", "/lib", "/etc/", "/dev/"]
-            .iter()
-            .any(|d| p.starts_with(d))
-    })
+    paths.iter().all(|p| is_system_file(p))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -31,6 +33,7 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
     let pw = Some(fx.password.as_str());
     bob.fresh_db("vault");
     bob.drop_db("vault_copy");
+    bob.drop_db("vault_par");
     seed(bob, "vault", "bob");
     // Big enough that pg_dump and pg_restore run for a while under the scans.
     bob.psql(
@@ -68,6 +71,14 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
         ..Default::default()
     };
     c.restore_backup(authed(restore, &tok)).await.unwrap();
+    // And in parallel (`--jobs`): the archive is staged in the container.
+    let parallel = proto::RestoreBackupRequest {
+        id: rec.id.clone(),
+        connection: Some(fx.connection("vault_par", pw)),
+        jobs: 2,
+        ..Default::default()
+    };
+    c.restore_backup(authed(parallel, &tok)).await.unwrap();
     let (inner, passes) = inside.finish();
     let scan = host.finish();
 
@@ -94,8 +105,9 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
             .collect()
     };
     let (dumps, restores) = (ours("pg_dump", "vault"), ours("pg_restore", "vault_copy"));
+    let parallel = ours("pg_restore", "vault_par");
     assert!(
-        !dumps.is_empty() && !restores.is_empty(),
+        !dumps.is_empty() && !restores.is_empty() && !parallel.is_empty(),
         "the host ({} passes) saw pg_dump and pg_restore in {}: {:#?}",
         scan.rounds,
         bob.name,
@@ -117,15 +129,30 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
         );
     }
 
+    // The parallel restore (and its workers) read the staged archive, which
+    // was unlinked before it was written: open, but under no name.
+    for t in &parallel {
+        let staged: Vec<&String> = t.paths.iter().filter(|p| !is_system_file(p)).collect();
+        assert!(
+            !staged.is_empty() && staged.iter().all(|p| p.ends_with(" (deleted)")),
+            "{} had open {:?}",
+            t.argv,
+            t.paths
+        );
+    }
+
     // And so did the scan from inside.
     let saw = |tool: &str, db: &str| inner.iter().any(|l| runs_on(l, tool, db));
     assert!(
-        saw("pg_dump", "vault") && saw("pg_restore", "vault_copy"),
+        saw("pg_dump", "vault")
+            && saw("pg_restore", "vault_copy")
+            && saw("pg_restore", "vault_par"),
         "the scan in {} ({passes} passes) saw: {inner:#?}",
         bob.name
     );
 
     assert_eq!(fingerprint(bob, "vault_copy"), fingerprint(bob, "vault"));
+    assert_eq!(fingerprint(bob, "vault_par"), fingerprint(bob, "vault"));
 
     // A wrong password fails without naming either password.
     let wrong = format!("{}-wrong", fx.password);
@@ -145,4 +172,5 @@ async fn the_password_is_on_no_argv_on_the_host_or_in_the_container() {
     bob.assert_no_dump_files(&files);
     bob.drop_db("vault");
     bob.drop_db("vault_copy");
+    bob.drop_db("vault_par");
 }

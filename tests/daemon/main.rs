@@ -10,6 +10,7 @@ mod support;
 mod authz;
 mod binary;
 mod metrics;
+mod paging;
 mod rest;
 
 use containarium::proto;

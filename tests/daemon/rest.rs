@@ -119,6 +119,7 @@ const RECORD_KEYS: &[&str] = &[
     "compression",
     "encryption",
     "recipients",
+    "lockedUntil",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

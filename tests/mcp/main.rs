@@ -32,7 +32,11 @@ const TOOLS: &[(&str, &[&str], &[&str])] = &[
         ],
         &["username"],
     ),
-    ("list_backups", &["username"], &[]),
+    (
+        "list_backups",
+        &["username", "page_size", "page_token"],
+        &[],
+    ),
     ("get_backup", &["id"], &["id"]),
     (
         "restore_backup",

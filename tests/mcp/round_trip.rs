@@ -149,6 +149,8 @@ async fn backups_round_trip_through_a_real_mcp_client() {
                 {"tool": "delete_backup", "args": {"id": id}},
                 {"tool": "get_backup", "args": {"id": id}},
                 {"tool": "list_backups", "args": {"username": "alice"}},
+                {"tool": "list_backups", "args": {"username": "alice", "page_size": 2}},
+                {"tool": "list_backups", "args": {"page_size": 5000}},
             ]),
         )
         .await;
@@ -158,6 +160,23 @@ async fn backups_round_trip_through_a_real_mcp_client() {
     assert_eq!(err(&r[2]), format!("not_found: backup {id} not found"));
     assert_eq!(r[2]["structuredContent"]["code"], "not_found");
     assert_eq!(ok(&r[3])["records"].as_array().unwrap().len(), 3);
+    // Paging arguments reach the service: a page of 2 and its token.
+    let page = ok(&r[4]);
+    let all: Vec<&Value> = ok(&r[3])["records"].as_array().unwrap().iter().collect();
+    let firsts: Vec<&Value> = page["records"].as_array().unwrap().iter().collect();
+    assert_eq!(firsts, all[..2], "the first page is the newest two");
+    let token = page["nextPageToken"].as_str().unwrap();
+    assert!(!token.is_empty(), "{page}");
+    assert!(
+        text(&r[4]).contains(&format!("next page token: {token}")),
+        "{}",
+        text(&r[4])
+    );
+    assert!(
+        err(&r[5]).starts_with("invalid_argument: page_size 5000 is out of range"),
+        "{}",
+        err(&r[5])
+    );
 
     // The password went where it was needed and nowhere else.
     let results = serde_json::to_string(&seen).unwrap();

@@ -119,7 +119,7 @@ async fn a_stream_transport_acts_with_the_fixed_credential_only() {
         match expect_list {
             None => assert_eq!(
                 list["structuredContent"],
-                json!({"records": [], "warnings": []}),
+                json!({"records": [], "warnings": [], "nextPageToken": ""}),
                 "{list}"
             ),
             Some(e) => assert!(

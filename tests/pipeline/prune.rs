@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone, Utc};
 use containarium::Code;
-use containarium::catalog::{Catalog, Destination, Engine, Record};
+use containarium::catalog::{Catalog, Record};
 use containarium::retention::{self, Policy};
 use containarium::service::PruneRequest;
 use sha2::{Digest, Sha256};
 
-use crate::support::{Harness, Tenant, create_req, none};
+use crate::support::{Harness, Tenant, create_req, none, synthetic_record};
 
 /// Writes `n` backups of `tenant`/`database`, one every `gap` hours back from
 /// a fixed instant, each with a real dump file and sidecar.
-fn synthesize(
+async fn synthesize(
     dir: &std::path::Path,
     tenant: &str,
     database: &str,
@@ -24,31 +24,18 @@ fn synthesize(
 ) -> Vec<Record> {
     let catalog = Catalog::open(dir).unwrap();
     let end = Utc.with_ymd_and_hms(2026, 6, 5, 13, 4, 5).unwrap();
-    (0..n)
-        .map(|i| {
-            let at = end - Duration::hours(gap * i64::try_from(i).unwrap());
-            let id = containarium::catalog::make_id(tenant, database, &at, 1);
-            let bytes = format!("dump of {id}").into_bytes();
-            std::fs::write(dir.join(format!("{id}.dump")), &bytes).unwrap();
-            let r = Record {
-                id: id.clone(),
-                username: tenant.into(),
-                database: database.into(),
-                created_at: at,
-                size_bytes: i64::try_from(bytes.len()).unwrap(),
-                sha256: hex::encode(Sha256::digest(&bytes)),
-                destination: Destination::Local,
-                location: dir.join(format!("{id}.dump")).display().to_string(),
-                engine: Some(Engine::Postgres),
-                last_verification: None,
-                relation_count: None,
-                row_counts: None,
-                encoding: containarium::catalog::Encoding::default(),
-            };
-            catalog.put(&r).unwrap();
-            r
-        })
-        .collect()
+    let mut out = Vec::new();
+    for i in 0..n {
+        let at = end - Duration::hours(gap * i64::try_from(i).unwrap());
+        let mut r = synthetic_record(dir, tenant, database, at, 1);
+        let bytes = format!("dump of {}", r.id).into_bytes();
+        std::fs::write(dir.join(format!("{}.dump", r.id)), &bytes).unwrap();
+        r.size_bytes = i64::try_from(bytes.len()).unwrap();
+        r.sha256 = hex::encode(Sha256::digest(&bytes));
+        catalog.put(&r).await.unwrap();
+        out.push(r);
+    }
+    out
 }
 
 fn ids_on_disk(dir: &std::path::Path) -> BTreeSet<String> {
@@ -68,8 +55,8 @@ fn ids_on_disk(dir: &std::path::Path) -> BTreeSet<String> {
 async fn prune_keeps_exactly_what_the_policy_keeps() {
     let t = Tenant::start();
     let h = Harness::new(&[("alice", &t), ("bob", &t)]);
-    let alice = synthesize(h.backup_dir(), "alice", "app", 300, 58); // ~2 years
-    let bob = synthesize(h.backup_dir(), "bob", "web", 100, 175);
+    let alice = synthesize(h.backup_dir(), "alice", "app", 300, 58).await; // ~2 years
+    let bob = synthesize(h.backup_dir(), "bob", "web", 100, 175).await;
     let before = ids_on_disk(h.backup_dir());
     assert_eq!(before.len(), 400);
 
@@ -152,7 +139,7 @@ async fn the_newest_stays_and_an_empty_policy_is_refused() {
     let t = Tenant::start();
     t.create_db("app");
     let h = Harness::new(&[("alice", &t)]);
-    let old = synthesize(h.backup_dir(), "alice", "app", 5, 24 * 400);
+    let old = synthesize(h.backup_dir(), "alice", "app", 5, 24 * 400).await;
     let newest = h.backup("alice", "app").await;
 
     let e = h

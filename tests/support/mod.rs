@@ -188,3 +188,32 @@ static NONE: Credentials = Credentials::None;
 pub fn none() -> &'static Credentials {
     &NONE
 }
+
+/// The record of a local backup of `tenant`/`database` taken `at` (the
+/// `n`-th in that second), with a placeholder digest: for tests that write
+/// sidecars themselves and never read the dump.
+pub fn synthetic_record(
+    dir: &std::path::Path,
+    tenant: &str,
+    database: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    n: u32,
+) -> containarium::catalog::Record {
+    let id = containarium::catalog::make_id(tenant, database, &at, n);
+    containarium::catalog::Record {
+        id: id.clone(),
+        username: tenant.into(),
+        database: database.into(),
+        created_at: at,
+        size_bytes: 1,
+        sha256: "00".into(),
+        destination: Destination::Local,
+        location: dir.join(format!("{id}.dump")).display().to_string(),
+        engine: Some(containarium::catalog::Engine::Postgres),
+        last_verification: None,
+        relation_count: None,
+        row_counts: None,
+        locked_until: None,
+        encoding: containarium::catalog::Encoding::default(),
+    }
+}

@@ -154,6 +154,7 @@ pub fn record_detail(r: &proto::BackupRecord) -> String {
         ("relations", relations),
         ("stages", dash(&r.stages.join(" → ")).to_string()),
         ("encryption", encryption(r)),
+        ("locked", locked(&r.locked_until)),
         ("verified", verified(r.last_verification.as_ref())),
     ];
     let mut out = key_values(&fields, "");
@@ -161,6 +162,15 @@ pub fn record_detail(r: &proto::BackupRecord) -> String {
         out.push_str(&verification_detail(v, "  "));
     }
     out
+}
+
+/// Until when the bucket keeps the backup immutable, or `-`.
+fn locked(until: &str) -> String {
+    if until.is_empty() {
+        "-".into()
+    } else {
+        format!("until {until}")
+    }
 }
 
 /// A verification's fields and its checks, each line prefixed by `indent`.

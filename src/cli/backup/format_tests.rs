@@ -124,11 +124,12 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "relations:   -\n",
         "stages:      -\n",
         "encryption:  -\n",
+        "locked:      -\n",
         "verified:    never\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 13);
+    assert_eq!(d.lines().count(), 14);
     r.stages = vec!["zstd".into(), "age".into()];
     r.encryption = "age".into();
     r.recipients = vec!["age1x".into()];
@@ -163,6 +164,7 @@ fn json_is_proto3_json() {
     let resp = proto::ListBackupsResponse {
         records: vec![record()],
         warnings: vec![],
+        next_page_token: String::new(),
     };
     let v: serde_json::Value = serde_json::from_str(&json(&resp).unwrap()).unwrap();
     let r = &v["records"][0];

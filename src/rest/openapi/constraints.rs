@@ -133,6 +133,13 @@ pub fn rules(c: &Contract) -> Value {
             } },
             "else": { "required": ["username"], "properties": { "username": { "minLength": 1 } } },
         },
+        "ListBackupsRequest": { "properties": {
+            "username": name_or_empty("empty = every tenant (admins); a non-admin always sees their own"),
+            "pageSize": { "minimum": 0, "maximum": crate::catalog::MAX_PAGE_SIZE,
+                          "description": "records per page; 0 = every record in one answer" },
+            "pageToken": { "description": "the nextPageToken of the previous page, unchanged; \
+                                            valid only for the same listing" },
+        }},
         "RestoreBackupRequest": { "properties": {
             "jobs": { "minimum": 0, "maximum": crate::api::MAX_JOBS,
                       "description": "parallel pg_restore jobs (0 or 1 = one transaction)" },

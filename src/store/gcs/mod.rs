@@ -35,6 +35,8 @@ struct Inner {
     /// API root without a trailing `/`.
     base: String,
     auth: Auth,
+    /// `retention-days` (checked when the daemon's stores were set up).
+    retention: Option<chrono::Duration>,
 }
 
 impl GcsClient {
@@ -63,6 +65,7 @@ impl GcsClient {
                 http,
                 base,
                 auth: Auth::new(config.anonymous, config.credentials_file.clone()),
+                retention: config.retention()?,
             }),
         })
     }
@@ -136,10 +139,24 @@ impl Store for GcsStore {
         self.uri.location(key)
     }
 
+    fn lock_period(&self) -> Option<chrono::Duration> {
+        self.inner().retention
+    }
+
     async fn writer(&self, key: &str) -> Result<Box<dyn ObjectWriter>> {
+        self.writer_locked(key, self.lock_period().map(super::retain_until))
+            .await
+    }
+
+    async fn writer_locked(
+        &self,
+        key: &str,
+        until: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Box<dyn ObjectWriter>> {
         Ok(Box::new(upload::GcsWriter::new(
             self.clone(),
             self.uri.object(key),
+            until,
         )))
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
+use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, header};
 
 use super::GcsStore;
@@ -26,16 +27,33 @@ pub(super) struct GcsWriter {
     buf: BytesMut,
     /// Bytes the session has persisted.
     sent: u64,
+    /// The object retention the object is created with, if any.
+    until: Option<DateTime<Utc>>,
+}
+
+/// The object resource sent when a session starts: with `until`, an object
+/// retention (mode `Unlocked`: the retention can be extended, never
+/// shortened or removed, and GCS refuses to delete the object before it).
+pub(super) fn upload_metadata(until: Option<DateTime<Utc>>) -> serde_json::Value {
+    let mut m = serde_json::json!({ "contentType": "application/octet-stream" });
+    if let Some(t) = until {
+        m["retention"] = serde_json::json!({
+            "mode": "Unlocked",
+            "retainUntilTime": t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        });
+    }
+    m
 }
 
 impl GcsWriter {
-    pub fn new(store: GcsStore, name: String) -> Self {
+    pub fn new(store: GcsStore, name: String, until: Option<DateTime<Utc>>) -> Self {
         Self {
             store,
             name,
             session: None,
             buf: BytesMut::new(),
             sent: 0,
+            until,
         }
     }
 
@@ -61,7 +79,7 @@ impl GcsWriter {
             .request(Method::POST, &url)
             .await?
             .header("X-Upload-Content-Type", "application/octet-stream")
-            .json(&serde_json::json!({ "contentType": "application/octet-stream" }));
+            .json(&upload_metadata(self.until));
         let resp = self.store.send(req, &what).await?;
         let uri = resp
             .headers()
@@ -226,5 +244,26 @@ impl GcsWriter {
                 Err(e) => tracing::warn!(error = %e, "upload left to expire"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retention_travels_in_the_object_resource_of_the_session() {
+        let plain = upload_metadata(None);
+        assert_eq!(
+            plain,
+            serde_json::json!({"contentType": "application/octet-stream"})
+        );
+        let until = "2027-01-02T03:04:05Z".parse().unwrap();
+        let locked = upload_metadata(Some(until));
+        assert_eq!(
+            locked["retention"],
+            serde_json::json!({"mode": "Unlocked", "retainUntilTime": "2027-01-02T03:04:05Z"})
+        );
+        assert_eq!(locked["contentType"], "application/octet-stream");
     }
 }
