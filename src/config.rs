@@ -85,6 +85,12 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Largest accepted REST/MCP request body.
     pub max_body_bytes: usize,
+    /// Connections served at once per port; further clients wait in the
+    /// kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send its first byte, finish the TLS
+    /// handshake, and send an HTTP/1 request head; then it is disconnected.
+    pub header_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +101,8 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: 1024 * 1024,
+            max_connections: 1024,
+            header_timeout_secs: 10,
         }
     }
 }

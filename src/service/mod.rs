@@ -10,6 +10,7 @@ mod limits;
 mod manage;
 mod prune;
 mod rebuild;
+mod refusals;
 mod requests;
 mod restore;
 mod space;
@@ -26,6 +27,7 @@ pub use requests::{Connection, CreateRequest, RestoreRequest};
 pub use verify::VerifyRequest;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -99,6 +101,8 @@ struct Inner {
     /// Every running operation, so shutdown can wait for them.
     tasks: TaskTracker,
     metrics: Metrics,
+    /// Which sources had an unauthenticated request audited lately.
+    refusals: refusals::Refusals,
 }
 
 impl BackupService {
@@ -131,6 +135,7 @@ impl BackupService {
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::default(),
+                refusals: refusals::Refusals::default(),
             }),
         })
     }
@@ -148,12 +153,39 @@ impl BackupService {
         !matches!(self.inner.auth, Authenticator::Disabled)
     }
 
-    /// Who `creds` belong to.
+    /// Who `creds` belong to (no accounting: for deciding what to show).
     ///
     /// # Errors
     /// Unauthenticated.
     pub fn authenticate(&self, creds: &Credentials) -> Result<Principal> {
         self.inner.auth.authenticate(creds)
+    }
+
+    /// Who `creds` belong to, for a surface that gates whole requests (MCP):
+    /// a refusal is counted and audited like any other `action`.
+    ///
+    /// # Errors
+    /// Unauthenticated.
+    pub fn admit(&self, action: &str, creds: &Credentials) -> Result<Principal> {
+        let facts = Facts::new(action, "");
+        let result = self.inner.auth.authenticate(creds);
+        if let Err(e) = &result {
+            let event = facts.finish(&Err::<(), _>(e.clone()));
+            self.refused(event, crate::auth::peer())?;
+        }
+        result
+    }
+
+    /// Counts an unauthenticated request; audits it if its source had none
+    /// audited within the minute.
+    fn refused(&self, mut event: crate::audit::Event, source: Option<IpAddr>) -> Result<()> {
+        self.inner.metrics.observe(&event);
+        self.inner.metrics.unauthenticated();
+        if self.inner.refusals.audit_now(source) {
+            event.source = source.map(|s| s.to_string()).unwrap_or_default();
+            self.inner.audit.write(&event)?;
+        }
+        Ok(())
     }
 
     /// The Prometheus exposition. Tenant and database names are visible, so
@@ -198,6 +230,8 @@ impl BackupService {
             .map(|p| p.subject.clone())
             .unwrap_or_default();
         let facts = Facts::new(action, &subject);
+        let unauthenticated = principal.is_err();
+        let source = crate::auth::peer();
         if self.inner.tasks.is_closed() {
             return Err(Error::unavailable("the daemon is shutting down"));
         }
@@ -228,9 +262,13 @@ impl BackupService {
                 )
             });
             let event = facts.finish(&result);
-            svc.inner.metrics.observe(&event);
-            if audited || denied {
-                svc.inner.audit.write(&event)?;
+            if unauthenticated {
+                svc.refused(event, source)?;
+            } else {
+                svc.inner.metrics.observe(&event);
+                if audited || denied {
+                    svc.inner.audit.write(&event)?;
+                }
             }
             result
         });

@@ -9,9 +9,11 @@ mod support;
 
 mod authz;
 mod binary;
+mod hostile_clients;
 mod metrics;
 mod paging;
 mod rest;
+mod tenant_names;
 
 use containarium::proto;
 use support::daemon::{TestDaemon, authed};

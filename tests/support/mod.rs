@@ -2,6 +2,7 @@
 //! content fingerprints to compare databases row for row.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod daemon;
 pub mod emulators;
 pub mod mcp_client;
