@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on a fresh Debian 12 machine that
 # has only the Rust toolchain: Postgres 15 (server binaries for the test
-# tenants, clients for the daemon), iproute2 (network namespaces), and a
+# tenants, clients for the daemon), iproute2 (network namespaces), age and
+# zstd (hand restores of encrypted or zstd dumps), and a
 # Python venv (under .venv, ignored by git) for the real MCP client.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -18,6 +19,9 @@ command -v pg_dump >/dev/null || need+=(postgresql-client-15)
 command -v ip >/dev/null || need+=(iproute2)
 command -v runuser >/dev/null || need+=(util-linux)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+# The CLIs a dump restores with by hand (tests prove the README's commands).
+command -v age >/dev/null || need+=(age)
+command -v zstd >/dev/null || need+=(zstd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup.sh: installing ${need[*]}"
   apt-get update -qq

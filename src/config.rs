@@ -14,6 +14,7 @@ mod buckets;
 pub use buckets::{GcsConfig, LockMode, S3Config, bucket_policy, lock_period};
 
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
+use crate::stream::{DumpConfig, DumpPolicy};
 use crate::{Error, Result};
 
 pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/containarium/backups";
@@ -61,6 +62,8 @@ pub struct Config {
     pub gcs: Option<GcsConfig>,
     /// The S3 destination; absent = S3 requests are refused.
     pub s3: Option<S3Config>,
+    /// How dumps are compressed, encrypted and bounded (per tenant too).
+    pub dump: DumpConfig,
 }
 
 impl Default for Config {
@@ -83,6 +86,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             gcs: None,
             s3: None,
+            dump: DumpConfig::default(),
         }
     }
 }
@@ -190,6 +194,7 @@ impl Config {
         if let Some(s) = &c.s3 {
             s.policy().map_err(|e| e.context("[s3]"))?;
         }
+        c.dump_policy()?;
         Ok(c)
     }
 
@@ -198,6 +203,19 @@ impl Config {
             defaults: self.runtime.clone(),
             tenants: self.tenants.clone(),
         }
+    }
+
+    /// The `[dump]` table with every tenant's overrides.
+    ///
+    /// # Errors
+    /// InvalidArgument for a bad recipient or an out-of-range number.
+    pub fn dump_policy(&self) -> Result<DumpPolicy> {
+        let tenants = self
+            .tenants
+            .iter()
+            .filter_map(|(n, t)| Some((n.clone(), t.dump.clone()?)))
+            .collect();
+        DumpPolicy::new(self.dump.clone(), tenants)
     }
 
     pub fn spool_dir(&self) -> PathBuf {

@@ -67,13 +67,19 @@ pub struct RestoreOptions {
     pub no_owner: bool,
 }
 
-/// Starts `pg_dump -Fc` writing the archive to stdout; read `stdout`, then
-/// [`Running::finish`].
+/// Starts `pg_dump -Fc` (plus `extra`, e.g. `-Z0`) writing the archive to
+/// stdout; read `stdout`, then [`Running::finish`].
 ///
 /// # Errors
 /// Unavailable when the container manager cannot be started.
-pub async fn dump(target: &Target, conn: &PgConn, database: &str) -> Result<Running> {
+pub async fn dump(
+    target: &Target,
+    conn: &PgConn,
+    database: &str,
+    extra: &[String],
+) -> Result<Running> {
     let mut argv = vec!["pg_dump".to_string(), "-Fc".into()];
+    argv.extend_from_slice(extra);
     argv.extend(conn.args(database));
     secret::spawn(target, &conn.password, &argv, false).await
 }

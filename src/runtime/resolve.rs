@@ -57,6 +57,8 @@ pub struct TenantConfig {
     /// address could reach another tenant's server; list each one allowed.
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
+    /// This tenant's `[dump]` overrides (compression, encryption, limits).
+    pub dump: Option<crate::stream::DumpConfig>,
 }
 
 /// The resolver: defaults plus declared tenants.

@@ -13,7 +13,7 @@ use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
 use crate::engine::{self, PgConn};
 use crate::runtime::Target;
 use crate::store::Store;
-use crate::{Error, Result, stream};
+use crate::{Error, Result};
 
 /// What a create committed and what failed.
 #[derive(Debug, Clone, Default)]
@@ -210,6 +210,9 @@ impl BackupService {
         destination: Destination,
     ) -> Result<Record> {
         let _slot = self.inner.limits.slot(tenant).await?;
+        if destination == Destination::Local {
+            self.require_free_space(tenant)?;
+        }
         let created_at = Utc::now();
         let reservation = self
             .inner
@@ -218,6 +221,7 @@ impl BackupService {
             .await?;
         let id = reservation.id.clone();
         let key = format!("{id}.dump");
+        let pipeline = self.inner.dump.pipeline(tenant)?;
         // One retention for the dump and its sidecar, recorded with them.
         let locked_until = store.lock_period().map(crate::store::retain_until);
         let mut writer = store.writer_locked(&key, locked_until).await?;
@@ -244,14 +248,15 @@ impl BackupService {
                         None
                     }
                 };
-                let mut child = engine::dump(target, conn, database).await?;
-                let mut stdout = child.stdout.take().expect("stdout is piped");
-                let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
-                drop(stdout);
+                let mut child =
+                    engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
+                let stdout = child.stdout.take().expect("stdout is piped");
+                let pumped = pipeline.run(stdout, writer.as_mut()).await;
                 let done = child.finish().await;
-                // A store that failed mid-way is the cause; pg_dump then dies of
-                // SIGPIPE, which would only hide it.
-                let digest = match (pumped, done) {
+                // A store that failed mid-way (or a dump past max-dump-bytes)
+                // is the cause; pg_dump then dies of SIGPIPE, which would
+                // only hide it.
+                let encoded = match (pumped, done) {
                     (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
                     (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
                         "pg_dump of {tenant}/{database} in {} failed: {}",
@@ -261,11 +266,11 @@ impl BackupService {
                     (Ok(d), Ok(_)) => Ok(d),
                     (Ok(_), Err(e)) => Err(e),
                 }?;
-                Ok((digest, relation_count, row_counts))
+                Ok((encoded, relation_count, row_counts))
             },
         )
         .await;
-        let (digest, relation_count, row_counts) = match dumped {
+        let (encoded, relation_count, row_counts) = match dumped {
             Ok(d) => d,
             Err(e) => {
                 // Nothing partial stays behind: the staged object goes.
@@ -273,7 +278,7 @@ impl BackupService {
                 return Err(e);
             }
         };
-        if digest.size == 0 {
+        if encoded.raw_size == 0 {
             writer.abort().await;
             return Err(Error::internal(format!(
                 "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
@@ -288,14 +293,15 @@ impl BackupService {
             username: tenant.into(),
             database: database.into(),
             created_at,
-            size_bytes: i64::try_from(digest.size).unwrap_or(i64::MAX),
-            sha256: digest.sha256,
+            size_bytes: i64::try_from(encoded.stored.size).unwrap_or(i64::MAX),
+            sha256: encoded.stored.sha256,
             destination,
             location: store.location(&key),
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count,
             row_counts,
+            encoding: encoded.encoding,
             locked_until,
         };
         let remote = destination != Destination::Local;

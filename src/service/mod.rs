@@ -13,6 +13,7 @@ mod rebuild;
 mod refusals;
 mod requests;
 mod restore;
+mod space;
 mod spool;
 mod stores;
 mod verify;
@@ -39,6 +40,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::runtime::Tenants;
 use crate::store::LocalStore;
+use crate::stream::DumpPolicy;
 use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
@@ -89,6 +91,10 @@ struct Inner {
     /// What each bucket held at the last sync, so the next reads only what changed.
     bucket_seen: rebuild::BucketSeen,
     spool_dir: PathBuf,
+    /// How each tenant's dumps are encoded and bounded; the keys to decode.
+    dump: DumpPolicy,
+    /// The local destination's directory (for the free-space floor).
+    backup_dir: PathBuf,
     audit: Audit,
     limits: Limits,
     locks: IdLocks,
@@ -122,6 +128,8 @@ impl BackupService {
                 catalog_sync: config.catalog_sync,
                 bucket_seen: rebuild::BucketSeen::default(),
                 spool_dir,
+                dump: config.dump_policy()?,
+                backup_dir: config.backup_dir.clone(),
                 audit,
                 limits: Limits::new(config),
                 locks: IdLocks::default(),

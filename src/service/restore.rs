@@ -1,4 +1,4 @@
-//! Restore: verified spool first, then pg_restore inside the tenant's
+//! Restore: integrity check and decoding first, then pg_restore inside the tenant's
 //! container, single-transaction by default so a failure changes nothing.
 //! A database the restore had to create is dropped again if the restore fails.
 //! Unlike verify, a restore runs as the caller's own database user with no
@@ -7,11 +7,11 @@
 
 use tokio::io::AsyncWriteExt;
 
-use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
+use crate::store::ObjectReader;
 use crate::{Error, Result};
 
 impl BackupService {
@@ -49,6 +49,7 @@ impl BackupService {
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
         let spool = self.spool(&record).await?;
+        let archive = self.decoded(&record, &spool).await?;
 
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
@@ -57,7 +58,7 @@ impl BackupService {
         let restored = super::limits::within(
             self.inner.limits.deadlines.restore,
             format!("the restore of {}", record.id),
-            pg_restore(&target, &conn, &database, req.options, &spool),
+            pg_restore(&target, &conn, &database, req.options, archive),
         )
         .await;
         let failure = match restored {
@@ -83,19 +84,21 @@ impl BackupService {
     }
 }
 
-/// Feeds the verified spool to pg_restore in `database`. The outer error is
-/// ours (the child could not run); the inner one is pg_restore's own stderr.
+/// Feeds the checked, decoded archive to pg_restore in `database`. The outer
+/// error is ours (the child could not run); the inner one is pg_restore's own
+/// stderr.
 pub(super) async fn pg_restore(
     target: &Target,
     conn: &PgConn,
     database: &str,
     options: RestoreOptions,
-    spool: &Spool,
+    reader: ObjectReader,
 ) -> Result<Result<(), String>> {
     let mut child = engine::restore(target, conn, database, options).await?;
     let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-    let mut reader = spool.reader().await?;
-    let fed = tokio::io::copy(&mut reader, &mut stdin).await;
+    // Large blocks: tokio's default 8 KiB copy costs two syscalls per 8 KiB.
+    let mut reader = tokio::io::BufReader::with_capacity(crate::stream::CHUNK, reader);
+    let fed = tokio::io::copy_buf(&mut reader, &mut stdin).await;
     let _ = stdin.shutdown().await;
     drop(stdin);
     let done = child.finish().await?;

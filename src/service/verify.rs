@@ -13,12 +13,12 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 
 use super::restore::pg_restore;
-use super::spool::Spool;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::catalog::{self, Check, Destination, Record, Verification, VerifyResult, validate_name};
 use crate::engine::{self, PgConn, RestoreOptions, Sandbox};
 use crate::runtime::Target;
+use crate::store::ObjectReader;
 use crate::{Error, Result};
 
 /// Restore-test `id` into `target_tenant`'s container.
@@ -178,6 +178,16 @@ impl BackupService {
             }
             Err(e) => return checks.push(check("integrity", false, e.message)),
         };
+        // A dump this daemon cannot decode (wrong key, encrypt-only host)
+        // is named as such, not as a failed restore.
+        let archive = match self.decoded(record, &spool).await {
+            Ok(r) => r,
+            Err(e) => return checks.push(check("decode", false, e.message)),
+        };
+        if !record.encoding.stages.is_empty() {
+            let stages = record.encoding.stages.join(" → ");
+            checks.push(check("decode", true, format!("{stages} undone")));
+        }
         let sandbox = match Sandbox::new(conn, scratch) {
             Ok(s) => s,
             Err(e) => return checks.push(check("scratch_database", false, e.message)),
@@ -197,7 +207,7 @@ impl BackupService {
             ));
             let deadline = self.inner.limits.deadlines.verify;
             let tested = super::limits::within(deadline, "the restore test", async {
-                restore_as_sandbox(record, target, &sandbox, &spool, checks).await;
+                restore_as_sandbox(record, target, &sandbox, archive, checks).await;
                 Ok(())
             })
             .await;
@@ -227,7 +237,7 @@ async fn restore_as_sandbox(
     record: &Record,
     target: &Target,
     sandbox: &Sandbox,
-    spool: &Spool,
+    archive: ObjectReader,
     checks: &mut Vec<Check>,
 ) {
     let options = RestoreOptions {
@@ -235,7 +245,7 @@ async fn restore_as_sandbox(
         ..RestoreOptions::default()
     };
     let conn = &sandbox.conn;
-    match pg_restore(target, conn, &sandbox.name, options, spool).await {
+    match pg_restore(target, conn, &sandbox.name, options, archive).await {
         Ok(Ok(())) => {
             checks.push(check(
                 "restore",

@@ -413,8 +413,11 @@ async fn a_tenant_holding_a_lock_delays_nobody() {
             r.id
         );
     }
+    // The start times above are the proof; this bound only catches a run
+    // that never ends (the stuck dump not cut off). Generous, because the
+    // shared build machine can take minutes for the other dumps under load.
     assert!(
-        took < Duration::from_secs(DEADLINE * 4),
+        took < Duration::from_secs(DEADLINE + 120),
         "the whole run took {took:?}"
     );
     // The killed dump left nothing; the failure is in the audit log.

@@ -113,6 +113,12 @@ const RECORD_KEYS: &[&str] = &[
     "engine",
     "lastVerification",
     "relationCount",
+    // Additive: how the stored bytes encode the archive (the byte path).
+    "stages",
+    "rawSizeBytes",
+    "compression",
+    "encryption",
+    "recipients",
     "lockedUntil",
 ];
 

@@ -7,10 +7,12 @@
 mod support;
 
 mod concurrency;
+mod disk;
 mod failures;
 mod layout;
 mod prune;
 mod secrets;
+mod stages;
 mod verify;
 
 use containarium::Code;

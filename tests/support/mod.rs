@@ -233,5 +233,6 @@ pub fn synthetic_record(
         relation_count: None,
         row_counts: None,
         locked_until: None,
+        encoding: containarium::catalog::Encoding::default(),
     }
 }
