@@ -3,7 +3,8 @@
 # has only the Rust toolchain: Postgres 15 (server binaries for the test
 # tenants, clients for the daemon), iproute2 (network namespaces), systemd
 # (systemd-analyze, for the deploy units), chromium and its WebDriver (the
-# status page test), and a
+# status page test), age and zstd (hand restores of encrypted or zstd
+# dumps), and a
 # Python venv (under .venv, ignored by git) for the real MCP client.
 # Idempotent: a second run installs nothing.
 set -euo pipefail
@@ -25,6 +26,9 @@ command -v systemd-analyze >/dev/null || need+=(systemd)
 # A real browser for the status page test (tests/daemon/ui.rs).
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# The CLIs a dump restores with by hand (tests prove the README's commands).
+command -v age >/dev/null || need+=(age)
+command -v zstd >/dev/null || need+=(zstd)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup.sh: installing ${need[*]}"
   apt-get update -qq

@@ -30,6 +30,10 @@ pub struct Event {
     pub outcome: String,
     pub error: String,
     pub duration_ms: i64,
+    /// The network peer of an unauthenticated request (one line per source
+    /// per minute; the rest are only counted).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 /// Where audit lines go.

@@ -16,6 +16,7 @@ pub use buckets::{
 };
 
 use crate::runtime::{RuntimeConfig, TenantConfig, Tenants};
+use crate::stream::{DumpConfig, DumpPolicy};
 use crate::{Error, Result};
 
 pub const DEFAULT_BACKUP_DIR: &str = "/var/lib/containarium/backups";
@@ -33,6 +34,19 @@ pub struct Config {
     pub queue_timeout_secs: u64,
     /// How long SIGTERM waits for running operations before exiting.
     pub shutdown_grace_secs: u64,
+    /// Operations of one tenant running at once (creates, restores,
+    /// verifies of its backups); more wait in line like for `max-concurrent`,
+    /// so one tenant's calls can never take every slot.
+    pub max_concurrent_per_tenant: usize,
+    /// Longest one database's dump may take (manifest queries included);
+    /// then pg_dump is killed, its partial output removed and the failure
+    /// recorded and audited. A tenant holding a lock fails here, alone.
+    pub create_timeout_secs: u64,
+    /// Longest one restore may take before pg_restore is killed.
+    pub restore_timeout_secs: u64,
+    /// Longest the restore and comparison of a verify may take; the scratch
+    /// database and role are dropped afterwards either way.
+    pub verify_timeout_secs: u64,
     /// Treat the default buckets as the shared catalog: before each read,
     /// index the sidecars other daemons wrote there and drop records whose
     /// backups another daemon deleted. Several hosts then list and restore
@@ -50,6 +64,8 @@ pub struct Config {
     pub gcs: Option<GcsConfig>,
     /// The S3 destination; absent = S3 requests are refused.
     pub s3: Option<S3Config>,
+    /// How dumps are compressed, encrypted and bounded (per tenant too).
+    pub dump: DumpConfig,
     /// Webhooks told about failures and recoveries (`[[notify]]`).
     pub notify: Vec<crate::notify::NotifyConfig>,
     /// The threshold the daemon's own freshness check (and `/ui`) judges by.
@@ -92,6 +108,10 @@ impl Default for Config {
             max_concurrent: 4,
             queue_timeout_secs: 600,
             shutdown_grace_secs: 60,
+            max_concurrent_per_tenant: 1,
+            create_timeout_secs: 4 * 3600,
+            restore_timeout_secs: 4 * 3600,
+            verify_timeout_secs: 4 * 3600,
             catalog_sync: false,
             audit_log: None,
             runtime: RuntimeConfig::default(),
@@ -102,6 +122,7 @@ impl Default for Config {
             s3: None,
             notify: Vec::new(),
             freshness: FreshnessConfig::default(),
+            dump: DumpConfig::default(),
         }
     }
 }
@@ -117,6 +138,12 @@ pub struct ServerConfig {
     pub tls_key: Option<PathBuf>,
     /// Largest accepted REST/MCP request body.
     pub max_body_bytes: usize,
+    /// Connections served at once per port; further clients wait in the
+    /// kernel's backlog until one closes.
+    pub max_connections: usize,
+    /// How long a client may take to send its first byte, finish the TLS
+    /// handshake, and send an HTTP/1 request head; then it is disconnected.
+    pub header_timeout_secs: u64,
 }
 
 impl Default for ServerConfig {
@@ -127,6 +154,8 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             max_body_bytes: 1024 * 1024,
+            max_connections: 1024,
+            header_timeout_secs: 10,
         }
     }
 }
@@ -207,6 +236,7 @@ impl Config {
                 "[freshness] check-interval-secs must be at least 1",
             ));
         }
+        c.dump_policy()?;
         Ok(c)
     }
 
@@ -215,6 +245,19 @@ impl Config {
             defaults: self.runtime.clone(),
             tenants: self.tenants.clone(),
         }
+    }
+
+    /// The `[dump]` table with every tenant's overrides.
+    ///
+    /// # Errors
+    /// InvalidArgument for a bad recipient or an out-of-range number.
+    pub fn dump_policy(&self) -> Result<DumpPolicy> {
+        let tenants = self
+            .tenants
+            .iter()
+            .filter_map(|(n, t)| Some((n.clone(), t.dump.clone()?)))
+            .collect();
+        DumpPolicy::new(self.dump.clone(), tenants)
     }
 
     pub fn spool_dir(&self) -> PathBuf {

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod duration;
 pub mod engine;
 mod error;
 pub mod grpc;

@@ -26,6 +26,7 @@ struct Histogram {
 struct State {
     operations: BTreeMap<(String, String), u64>,
     bytes_written: u64,
+    unauthenticated: u64,
     durations: BTreeMap<String, Histogram>,
 }
 
@@ -55,6 +56,14 @@ impl Metrics {
         }
         h.sum += secs;
         h.total += 1;
+    }
+
+    /// Counts one request refused for want of a valid token.
+    pub fn unauthenticated(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .unauthenticated += 1;
     }
 
     /// The exposition text: process counters plus gauges from `records`.
@@ -88,6 +97,17 @@ impl Metrics {
             o,
             "containarium_backup_bytes_written_total {}",
             s.bytes_written
+        );
+        header(
+            &mut o,
+            "containarium_unauthenticated_requests_total",
+            "counter",
+            "Requests refused for want of a valid token (all of them, audited or not).",
+        );
+        let _ = writeln!(
+            o,
+            "containarium_unauthenticated_requests_total {}",
+            s.unauthenticated
         );
         header(
             &mut o,

@@ -6,21 +6,9 @@
 # Needs root. Builds in release mode.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-./scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/containarium-target}"
-cargo build --release --quiet
-bin="$CARGO_TARGET_DIR/release/containarium"
+# shellcheck source=scripts/lib/bench.sh
+. scripts/lib/bench.sh
 size_mb="${SIZE_MB:-256}"
-work=$(mktemp -d /var/tmp/containarium-bench.XXXXXX)
-chmod 755 "$work"
-# shellcheck source=../lib/tenants.sh
-. scripts/lib/tenants.sh
-cleanup() { stop_daemon; tenants_cleanup; rm -rf "$work"; }
-trap cleanup EXIT
-
-now() { date +%s.%N; }
-elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
 tenant bench
 ns=$(tenant_netns bench)
@@ -67,4 +55,4 @@ printf '\n%-10s %10s %14s %8s\n' "" "raw (s)" "containarium (s)" "ratio"
 printf '%-10s %10s %14s %8s\n' dump "$raw_dump" "$ours_dump" "$(ratio "$ours_dump" "$raw_dump")"
 printf '%-10s %10s %14s %8s\n' restore "$raw_restore" "$ours_restore" "$(ratio "$ours_restore" "$raw_restore")"
 echo "archive: $(du -h "$work/raw.dump" | cut -f1); daemon peak RSS: $peak"
-echo "(containarium's dump includes the relation and row-count manifests; its restore includes the verified spool)"
+echo "(containarium's dump includes the relation and row-count manifests; its restore includes the SHA-256 check of the dump, hashed in place)"

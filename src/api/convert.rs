@@ -79,6 +79,11 @@ pub fn record_to_proto(r: &Record) -> proto::BackupRecord {
         .into(),
         last_verification: r.last_verification.as_ref().map(verification_to_proto),
         relation_count: r.relation_count,
+        stages: r.encoding.stages.clone(),
+        raw_size_bytes: r.encoding.raw_size_bytes,
+        compression: r.encoding.compression.clone().unwrap_or_default(),
+        encryption: r.encoding.encryption.clone().unwrap_or_default(),
+        recipients: r.encoding.recipients.clone(),
         locked_until: r.locked_until.as_ref().map(rfc3339).unwrap_or_default(),
     }
 }

@@ -5,8 +5,10 @@
 //! them can drift from the others.
 
 mod convert;
+mod view;
 
 pub use convert::*;
+pub use view::{ForTenant, without_host_paths};
 
 use async_trait::async_trait;
 
@@ -87,10 +89,13 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::CreateBackupRequest,
     ) -> Result<proto::CreateBackupResponse> {
-        let req = self
-            .convert(creds, "CreateBackup", create_from_proto(req))
-            .await?;
-        Ok(create_to_proto(&self.create(creds, req).await?))
+        shown(self, creds, async move {
+            let req = self
+                .convert(creds, "CreateBackup", create_from_proto(req))
+                .await?;
+            Ok(create_to_proto(&self.create(creds, req).await?))
+        })
+        .await
     }
 
     async fn list_backups(
@@ -98,12 +103,15 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::ListBackupsRequest,
     ) -> Result<proto::ListBackupsResponse> {
-        let tenant = (!req.username.is_empty()).then_some(req.username);
-        let page = crate::catalog::PageRequest {
-            size: req.page_size,
-            token: req.page_token,
-        };
-        Ok(list_to_proto(&self.list_page(creds, tenant, page).await?))
+        shown(self, creds, async move {
+            let tenant = (!req.username.is_empty()).then_some(req.username);
+            let page = crate::catalog::PageRequest {
+                size: req.page_size,
+                token: req.page_token,
+            };
+            Ok(list_to_proto(&self.list_page(creds, tenant, page).await?))
+        })
+        .await
     }
 
     async fn get_backup(
@@ -111,10 +119,13 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::GetBackupRequest,
     ) -> Result<proto::GetBackupResponse> {
-        let record = self.get(creds, req.id).await?;
-        Ok(proto::GetBackupResponse {
-            record: Some(record_to_proto(&record)),
+        shown(self, creds, async move {
+            let record = self.get(creds, req.id).await?;
+            Ok(proto::GetBackupResponse {
+                record: Some(record_to_proto(&record)),
+            })
         })
+        .await
     }
 
     async fn restore_backup(
@@ -122,12 +133,15 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::RestoreBackupRequest,
     ) -> Result<proto::RestoreBackupResponse> {
-        let req = self
-            .convert(creds, "RestoreBackup", restore_from_proto(req))
-            .await?;
-        Ok(proto::RestoreBackupResponse {
-            message: self.restore(creds, req).await?,
+        shown(self, creds, async move {
+            let req = self
+                .convert(creds, "RestoreBackup", restore_from_proto(req))
+                .await?;
+            Ok(proto::RestoreBackupResponse {
+                message: self.restore(creds, req).await?,
+            })
         })
+        .await
     }
 
     async fn verify_backup(
@@ -135,29 +149,32 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::VerifyBackupRequest,
     ) -> Result<proto::VerifyBackupResponse> {
-        let req = crate::service::VerifyRequest {
-            id: req.id,
-            target_tenant: req.target_username,
-            connection: self
-                .convert(creds, "VerifyBackup", connection_from_proto(req.connection))
-                .await?,
-        };
-        let (record, verification) = self.verify(creds, req).await?;
-        let v = verification_to_proto(&verification);
-        Ok(proto::VerifyBackupResponse {
-            message: format!(
-                "backup {} verification {} into {}",
-                record.id,
-                if v.result() == proto::VerificationResult::Passed {
-                    "PASSED"
-                } else {
-                    "FAILED"
-                },
-                v.target_container
-            ),
-            verification: Some(v),
-            record: Some(record_to_proto(&record)),
+        shown(self, creds, async move {
+            let req = crate::service::VerifyRequest {
+                id: req.id,
+                target_tenant: req.target_username,
+                connection: self
+                    .convert(creds, "VerifyBackup", connection_from_proto(req.connection))
+                    .await?,
+            };
+            let (record, verification) = self.verify(creds, req).await?;
+            let v = verification_to_proto(&verification);
+            Ok(proto::VerifyBackupResponse {
+                message: format!(
+                    "backup {} verification {} into {}",
+                    record.id,
+                    if v.result() == proto::VerificationResult::Passed {
+                        "PASSED"
+                    } else {
+                        "FAILED"
+                    },
+                    v.target_container
+                ),
+                verification: Some(v),
+                record: Some(record_to_proto(&record)),
+            })
         })
+        .await
     }
 
     async fn delete_backup(
@@ -165,9 +182,12 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::DeleteBackupRequest,
     ) -> Result<proto::DeleteBackupResponse> {
-        Ok(proto::DeleteBackupResponse {
-            message: self.delete(creds, req.id).await?,
+        shown(self, creds, async move {
+            Ok(proto::DeleteBackupResponse {
+                message: self.delete(creds, req.id).await?,
+            })
         })
+        .await
     }
 
     async fn prune_backups(
@@ -175,10 +195,13 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::PruneBackupsRequest,
     ) -> Result<proto::PruneBackupsResponse> {
-        let req = self
-            .convert(creds, "PruneBackups", prune_from_proto(&req))
-            .await?;
-        Ok(prune_to_proto(&self.prune(creds, req).await?))
+        shown(self, creds, async move {
+            let req = self
+                .convert(creds, "PruneBackups", prune_from_proto(&req))
+                .await?;
+            Ok(prune_to_proto(&self.prune(creds, req).await?))
+        })
+        .await
     }
 
     async fn check_backups(
@@ -186,10 +209,13 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::CheckBackupsRequest,
     ) -> Result<proto::CheckBackupsResponse> {
-        let req = self
-            .convert(creds, "CheckBackups", check_from_proto(&req))
-            .await?;
-        Ok(check_to_proto(&self.check(creds, req).await?))
+        shown(self, creds, async move {
+            let req = self
+                .convert(creds, "CheckBackups", check_from_proto(&req))
+                .await?;
+            Ok(check_to_proto(&self.check(creds, req).await?))
+        })
+        .await
     }
 
     async fn rebuild_index(
@@ -197,8 +223,11 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::RebuildIndexRequest,
     ) -> Result<proto::RebuildIndexResponse> {
-        let bucket = (!req.bucket.is_empty()).then_some(req.bucket);
-        Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
+        shown(self, creds, async move {
+            let bucket = (!req.bucket.is_empty()).then_some(req.bucket);
+            Ok(rebuild_to_proto(&self.rebuild_index(creds, bucket).await?))
+        })
+        .await
     }
 
     async fn list_operations(
@@ -206,12 +235,34 @@ impl Api for BackupService {
         creds: &Credentials,
         req: proto::ListOperationsRequest,
     ) -> Result<proto::ListOperationsResponse> {
-        let tenant = (!req.username.is_empty()).then_some(req.username);
-        let (ops, failures) = self.operations(creds, tenant).await?;
-        Ok(operations_to_proto(&ops, &failures))
+        shown(self, creds, async move {
+            let tenant = (!req.username.is_empty()).then_some(req.username);
+            let (ops, failures) = self.operations(creds, tenant).await?;
+            Ok(operations_to_proto(&ops, &failures))
+        })
+        .await
     }
 
     async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
         BackupService::reject(self, creds, rpc, invalid).await
+    }
+}
+
+/// Runs `op` and shows its outcome as the caller may see it: admins as is,
+/// everyone else without host paths.
+async fn shown<T: ForTenant>(
+    svc: &BackupService,
+    creds: &Credentials,
+    op: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let admin = svc.authenticate(creds).is_ok_and(|p| p.admin);
+    match op.await {
+        Ok(v) if admin => Ok(v),
+        Ok(mut v) => {
+            v.for_tenant();
+            Ok(v)
+        }
+        Err(e) if admin => Err(e),
+        Err(e) => Err(view::error_for_tenant(e)),
     }
 }

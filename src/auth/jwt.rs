@@ -112,7 +112,7 @@ pub fn access_claims(
         tt: "access".into(),
         iss: ISSUER.into(),
         aud: AUDIENCE.into(),
-        exp: now + ttl_secs,
+        exp: now.saturating_add(ttl_secs),
         nbf: now,
         iat: now,
         jti: format!("{:032x}", rand::random::<u128>()),

@@ -7,6 +7,18 @@ pub use principal::{Principal, Scope};
 
 use crate::{Error, Result};
 
+tokio::task_local! {
+    /// The network peer of the request being served, set by the listeners
+    /// (never by anything a caller sends): unauthenticated requests are
+    /// audited per source.
+    pub static PEER: std::net::IpAddr;
+}
+
+/// The peer of the current request, if a listener set one.
+pub fn peer() -> Option<std::net::IpAddr> {
+    PEER.try_with(|p| *p).ok()
+}
+
 /// What a caller presented.
 #[derive(Debug, Clone, Default)]
 pub enum Credentials {

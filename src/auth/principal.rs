@@ -26,7 +26,9 @@ pub struct Principal {
     /// The token's `username`: the tenant a non-admin may act on.
     pub subject: String,
     pub admin: bool,
-    /// `None` = the token had no scopes claim, which is unrestricted.
+    /// `None` = the token had no scopes claim: nothing for a tenant (scopes
+    /// fail closed), everything for an admin (tokens minted before scopes
+    /// existed keep working for the operators who hold them).
     pub scopes: Option<Vec<String>>,
 }
 
@@ -41,10 +43,15 @@ impl Principal {
     }
 
     /// # Errors
-    /// PermissionDenied naming the missing scope.
+    /// PermissionDenied naming the missing scope (or the missing claim).
     pub fn require(&self, scope: Scope) -> Result<()> {
         match &self.scopes {
-            None => Ok(()),
+            None if self.admin => Ok(()),
+            None => Err(Error::denied(format!(
+                "this token has no scopes claim, which grants nothing to a non-admin: \
+                 mint one with --scopes {} (or *)",
+                scope.claim()
+            ))),
             Some(s) if s.iter().any(|c| c == "*" || c == scope.claim()) => Ok(()),
             Some(_) => Err(Error::denied(format!(
                 "this token lacks the {} scope",
@@ -90,10 +97,10 @@ mod tests {
 
     #[test]
     fn scopes_follow_the_contract() {
-        assert!(
-            p(None).require(Scope::Write).is_ok(),
-            "no claim = unrestricted"
-        );
+        let e = p(None).require(Scope::Read).unwrap_err();
+        assert_eq!(e.code, crate::Code::PermissionDenied, "no claim = nothing");
+        assert!(e.message.contains("no scopes claim"), "{}", e.message);
+        assert!(Principal::operator("root").require(Scope::Write).is_ok());
         assert!(p(Some(&["*"])).require(Scope::Write).is_ok());
         assert!(p(Some(&["backups:read"])).require(Scope::Read).is_ok());
         let e = p(Some(&["backups:read"]))

@@ -55,8 +55,22 @@ pub fn validate_id(id: &str) -> Result<()> {
 
 /// `<tenant>-<database>-<UTC yyyymmddThhmmssZ>`, with `-N` appended for the
 /// N-th backup of the same database in the same second (N ≥ 2).
+///
+/// A `-` inside a name is written twice, so a single `-` only ever separates:
+/// tenant `a` + database `b-c` is `a-b--c-…`, tenant `a-b` + database `c` is
+/// `a--b-c-…`. Names never start with `-`, so a run of dashes reads one way
+/// only (even: inside a name; odd: a separator after the name's own dashes).
+/// Names without `-` give the ids daemons always wrote; older ids of names
+/// with `-` are still read, listed and deleted as they are (nothing parses
+/// an id: the record names its tenant and database).
 pub fn make_id(tenant: &str, database: &str, at: &DateTime<Utc>, n: u32) -> String {
-    let base = format!("{tenant}-{database}-{}", at.format("%Y%m%dT%H%M%SZ"));
+    let esc = |s: &str| s.replace('-', "--");
+    let base = format!(
+        "{}-{}-{}",
+        esc(tenant),
+        esc(database),
+        at.format("%Y%m%dT%H%M%SZ")
+    );
     if n <= 1 { base } else { format!("{base}-{n}") }
 }
 
@@ -75,6 +89,19 @@ mod tests {
             make_id("alice", "app", &at, 3),
             "alice-app-20260605T130405Z-3"
         );
+    }
+
+    #[test]
+    fn dashes_in_names_cannot_forge_another_tenants_id() {
+        let at = "2026-06-05T13:04:05Z".parse().unwrap();
+        let a = make_id("a", "b-c", &at, 1);
+        let ab = make_id("a-b", "c", &at, 1);
+        assert_ne!(a, ab);
+        assert_eq!(a, "a-b--c-20260605T130405Z");
+        assert_eq!(ab, "a--b-c-20260605T130405Z");
+        assert_eq!(make_id("a-", "b", &at, 1), "a---b-20260605T130405Z");
+        validate_id(&a).unwrap();
+        validate_id(&make_id("a-", "b", &at, 2)).unwrap();
     }
 
     #[test]

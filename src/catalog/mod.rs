@@ -15,7 +15,9 @@ mod watch;
 
 pub use id::{make_id, validate_id, validate_name};
 pub use page::{MAX_PAGE_SIZE, PageRequest};
-pub use record::{Check, Destination, Engine, Record, Verification, VerifyResult, rfc3339};
+pub use record::{
+    Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, rfc3339,
+};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -517,6 +519,7 @@ mod tests {
             last_verification: None,
             relation_count: Some(3),
             row_counts: None,
+            encoding: super::Encoding::default(),
             locked_until: None,
         }
     }

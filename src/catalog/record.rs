@@ -99,10 +99,36 @@ pub struct Record {
     /// before this manifest existed, which still verify without it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_counts: Option<BTreeMap<String, i64>>,
+    /// How the stored bytes encode the archive; empty in older records.
+    #[serde(flatten)]
+    pub encoding: Encoding,
     /// Until when the bucket refuses to delete this backup's objects (S3
     /// Object Lock, GCS retention): the latest retention of any of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_until: Option<DateTime<Utc>>,
+}
+
+/// How the stored bytes were made from pg_dump's archive: what restore must
+/// undo, in reverse order. Every field is absent in records written before
+/// stages existed, which read as a plain `pg_dump -Fc` (zlib) archive.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encoding {
+    /// Stage ids in the order they were applied (`["zstd", "age"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stages: Vec<String>,
+    /// Who compressed: "zlib" (pg_dump), "zstd" (the daemon) or "none";
+    /// absent = "zlib".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compression: Option<String>,
+    /// The archive's size as pg_dump wrote it, before the stages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_size_bytes: Option<i64>,
+    /// "age" when the stored bytes are encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<String>,
+    /// The public keys the dump was encrypted to: which key restores it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
 }
 
 impl Record {

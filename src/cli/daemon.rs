@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use tokio::net::TcpListener;
@@ -197,12 +196,7 @@ impl Args {
             tenants = config.tenants.len(),
             "containarium daemon listening"
         );
-        let tls = server::Tls::from_config(&config.server)?;
-        let options = server::Options {
-            max_body_bytes: config.server.max_body_bytes,
-            grace: Duration::from_secs(config.shutdown_grace_secs),
-            tls,
-        };
+        let options = server::Options::from_config(&config)?;
         server::serve(service, grpc, http, options, shutdown_signal()).await?;
         tracing::info!("stopped");
         Ok(ExitCode::SUCCESS)

@@ -28,31 +28,31 @@ struct MintArgs {
     /// Comma-separated roles; `admin` may act on every tenant.
     #[arg(long, value_delimiter = ',')]
     roles: Vec<String>,
-    /// Comma-separated scopes (backups:read, backups:write, *). Omitted = unrestricted.
+    /// Comma-separated scopes (backups:read, backups:write, *). Omitted =
+    /// `*`, written into the token: a token without the claim grants a
+    /// non-admin nothing.
     #[arg(long, value_delimiter = ',')]
     scopes: Option<Vec<String>>,
-    /// Lifetime, e.g. 1h, 12h, 7d (at most the configured max-token-ttl).
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    /// Lifetime, e.g. 90min, 12h, 7d (at most the configured max-token-ttl).
+    /// `m` means months everywhere, so minutes are `min`.
+    #[arg(long, default_value = "1h", value_parser = parse_ttl)]
     ttl: u64,
     #[command(flatten)]
     secret: SecretArgs,
 }
 
-/// `90s`, `15m`, `1h`, `7d` → seconds.
-pub fn parse_duration(s: &str) -> Result<u64, String> {
-    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration like 90s, 15m, 1h or 7d"))?;
-    let mult = match unit {
-        "s" | "" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("unknown unit in {s:?}: use s, m, h or d")),
-    };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too long"))
+/// A lifetime in the one duration syntax (`90s`, `15min`, `1h`, `7d`) →
+/// seconds. Months are refused: `15m` meant minutes here before `m` meant
+/// months everywhere, so it is ambiguous.
+pub fn parse_ttl(s: &str) -> Result<u64, String> {
+    let d: crate::duration::CalendarDuration = s.parse()?;
+    if d.months > 0 || d.years > 0 {
+        return Err(format!(
+            "--ttl {s}: m means months (as in retention) and tokens do not last months; \
+             write min for minutes (e.g. 15min), h or d"
+        ));
+    }
+    u64::try_from(d.seconds_from(&chrono::Utc::now())).map_err(|_| format!("{s:?} is negative"))
 }
 
 impl Args {
@@ -66,7 +66,8 @@ impl Args {
         crate::catalog::validate_name("username", &m.username)?;
         let keys = jwt::Keys::new(secret.as_bytes())?;
         let ttl = i64::try_from(m.ttl).context("ttl")?;
-        let token = keys.mint(&jwt::access_claims(&m.username, m.roles, m.scopes, ttl))?;
+        let scopes = m.scopes.unwrap_or_else(|| vec!["*".into()]);
+        let token = keys.mint(&jwt::access_claims(&m.username, m.roles, Some(scopes), ttl))?;
         println!("{token}");
         Ok(ExitCode::SUCCESS)
     }
@@ -76,10 +77,19 @@ impl Args {
 mod tests {
     #[test]
     fn durations() {
-        assert_eq!(super::parse_duration("90s"), Ok(90));
-        assert_eq!(super::parse_duration("2h"), Ok(7200));
-        assert_eq!(super::parse_duration("30d"), Ok(2_592_000));
-        assert!(super::parse_duration("1w").is_err());
-        assert!(super::parse_duration("h").is_err());
+        use super::parse_ttl;
+        assert_eq!(parse_ttl("90s"), Ok(90));
+        assert_eq!(parse_ttl("15min"), Ok(900));
+        assert_eq!(parse_ttl("2h"), Ok(7200));
+        assert_eq!(parse_ttl("30d"), Ok(2_592_000));
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("h").is_err());
+        let e = parse_ttl("15m").unwrap_err();
+        assert!(e.contains("min for minutes"), "{e}");
+        assert!(
+            parse_ttl("4000000000d")
+                .unwrap_err()
+                .contains("out of range")
+        );
     }
 }

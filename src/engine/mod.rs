@@ -2,12 +2,16 @@
 //! Postgres database. Commands go through a [`Target`]; the password reaches
 //! the tools only through [`secret`]'s stdin preamble, never through argv.
 
+mod sandbox;
 mod secret;
 mod sql;
 
+pub use sandbox::Sandbox;
 pub use secret::Password;
 
 use std::collections::BTreeMap;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::runtime::{Running, Target};
 use crate::{Error, Result};
@@ -63,13 +67,19 @@ pub struct RestoreOptions {
     pub no_owner: bool,
 }
 
-/// Starts `pg_dump -Fc` writing the archive to stdout; read `stdout`, then
-/// [`Running::finish`].
+/// Starts `pg_dump -Fc` (plus `extra`, e.g. `-Z0`) writing the archive to
+/// stdout; read `stdout`, then [`Running::finish`].
 ///
 /// # Errors
 /// Unavailable when the container manager cannot be started.
-pub async fn dump(target: &Target, conn: &PgConn, database: &str) -> Result<Running> {
+pub async fn dump(
+    target: &Target,
+    conn: &PgConn,
+    database: &str,
+    extra: &[String],
+) -> Result<Running> {
     let mut argv = vec!["pg_dump".to_string(), "-Fc".into()];
+    argv.extend_from_slice(extra);
     argv.extend(conn.args(database));
     secret::spawn(target, &conn.password, &argv, false).await
 }
@@ -118,11 +128,17 @@ pub async fn query(target: &Target, conn: &PgConn, database: &str, sql: &str) ->
         "ON_ERROR_STOP=1".into(),
     ];
     argv.extend(conn.args(database));
-    argv.extend(["-c".into(), sql.into()]);
     let mut child = secret::spawn(target, &conn.password, &argv, false).await?;
+    // The SQL goes in on stdin (it may carry a generated password); it is
+    // small, so it is written whole before the output is read.
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(sql.as_bytes()).await;
+        let _ = stdin.write_all(b"\n").await;
+        let _ = stdin.shutdown().await;
+    }
     let mut out = Vec::new();
     if let Some(mut stdout) = child.stdout.take() {
-        tokio::io::AsyncReadExt::read_to_end(&mut stdout, &mut out).await?;
+        stdout.read_to_end(&mut out).await?;
     }
     let done = child.finish().await?;
     if !done.success() {

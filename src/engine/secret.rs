@@ -53,7 +53,8 @@ impl Password {
         self.0.is_empty()
     }
 
-    /// The secret itself; only for tests that look for leaks.
+    /// The secret itself: for the SQL that sets a generated role password
+    /// (sent on stdin), and for tests that look for leaks.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -93,7 +94,9 @@ pub(super) async fn spawn(
             done.explain()
         )));
     }
-    let reads_stdin = tool_argv[0] == "pg_restore";
+    // pg_restore reads the archive and psql its SQL from stdin (SQL never
+    // rides on an argv, where a process listing would show it).
+    let reads_stdin = matches!(tool_argv[0].as_str(), "pg_restore" | "psql");
     if reads_stdin {
         child.stdin = Some(stdin);
     }

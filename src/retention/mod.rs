@@ -2,9 +2,7 @@
 //! operators can reason about it the way they already do. Pure: no I/O, no
 //! clock (the newest backup of each group is the reference for `within`).
 
-mod duration;
-
-pub use duration::CalendarDuration;
+pub use crate::duration::CalendarDuration;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 

@@ -2,9 +2,11 @@
 //! to a [`Target`]; the target turns an argv meant for the container into the
 //! host argv of its container manager. Nothing here knows about Postgres.
 
+mod env;
 mod process;
 mod resolve;
 
+pub use env::SYSTEM_PATH;
 pub use process::{Finished, Running};
 pub use resolve::{RuntimeConfig, TenantConfig, Tenants};
 
@@ -54,6 +56,10 @@ pub struct Target {
     pub namespace: Option<String>,
     /// Container inside the pod (kubectl only).
     pub pod_container: Option<String>,
+    /// Directories searched first for the tools (netns/host only).
+    pub tool_path: Option<String>,
+    /// Hosts a request may name besides loopback TCP (netns/host only).
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Target {
@@ -104,7 +110,14 @@ impl Target {
     /// # Errors
     /// Unavailable when the container manager's binary cannot be started.
     pub fn spawn(&self, inner: &[String]) -> crate::Result<Running> {
-        Running::spawn(&self.host_argv(inner), &self.describe())
+        let env = env::child_env(self.driver, self.tool_path.as_deref());
+        Running::spawn(&self.host_argv(inner), &self.describe(), &env)
+    }
+
+    /// Whether this target runs its tools on the daemon host's filesystem,
+    /// where a socket path or another address can reach outside the tenant.
+    pub fn shares_host(&self) -> bool {
+        matches!(self.driver, Driver::Netns | Driver::Host)
     }
 }
 
@@ -118,6 +131,8 @@ mod tests {
             container: "alice-container".into(),
             namespace: None,
             pod_container: None,
+            tool_path: None,
+            allowed_hosts: Vec::new(),
         }
     }
     fn inner() -> Vec<String> {

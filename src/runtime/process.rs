@@ -47,12 +47,15 @@ impl Finished {
 }
 
 impl Running {
-    pub(super) fn spawn(argv: &[String], place: &str) -> Result<Self> {
+    /// Starts `argv` with exactly `env` as its environment (nothing inherited).
+    pub(super) fn spawn(argv: &[String], place: &str, env: &[(String, String)]) -> Result<Self> {
         let (program, rest) = argv
             .split_first()
             .ok_or_else(|| Error::internal("empty command"))?;
         let mut child = Command::new(program)
             .args(rest)
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -46,6 +46,19 @@ pub struct TenantConfig {
     /// tenants' data): `--all-tenants` skips it and `check` expects nothing of it.
     #[serde(default)]
     pub scratch: bool,
+    /// `netns`/`host` only: directories searched before the system path for
+    /// pg_dump, pg_restore and psql (e.g. `/usr/lib/postgresql/16/bin`).
+    /// Children start from a cleared environment, so this is the only way
+    /// the tools' location changes.
+    pub tool_path: Option<String>,
+    /// `netns`/`host` only: hosts a request may name besides loopback TCP
+    /// (`127.0.0.1`, `::1`, `localhost`). These drivers share the daemon
+    /// host's filesystem and network, so a socket directory or another
+    /// address could reach another tenant's server; list each one allowed.
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// This tenant's `[dump]` overrides (compression, encryption, limits).
+    pub dump: Option<crate::stream::DumpConfig>,
 }
 
 /// The resolver: defaults plus declared tenants.
@@ -80,7 +93,14 @@ impl Tenants {
                 .clone()
                 .or_else(|| self.defaults.namespace.clone()),
             pod_container: t.pod_container.clone(),
+            tool_path: t.tool_path.clone(),
+            allowed_hosts: t.allowed_hosts.clone(),
         })
+    }
+
+    /// Whether `tenant` is declared `scratch = true` (a restore-test target).
+    pub fn is_scratch(&self, tenant: &str) -> bool {
+        self.tenants.get(tenant).is_some_and(|t| t.scratch)
     }
 
     /// Every declared tenant whose databases are backed up, sorted.

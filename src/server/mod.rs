@@ -3,12 +3,16 @@
 //! operations get `grace` to finish, and whatever cannot finish leaves only
 //! temporary files that the next start sweeps — never a half-written record.
 
+mod dev;
+mod guard;
+mod http;
+mod peer;
 mod tls;
 
+pub use guard::Limits;
 pub use tls::Tls;
 
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -33,6 +37,26 @@ pub struct Options {
     pub grace: Duration,
     /// TLS on both ports, when configured.
     pub tls: Option<Tls>,
+    /// The connection cap and the header deadline, per port.
+    pub limits: Limits,
+}
+
+impl Options {
+    /// The options `config` asks for.
+    ///
+    /// # Errors
+    /// As [`Tls::from_config`].
+    pub fn from_config(config: &crate::config::Config) -> Result<Self> {
+        Ok(Self {
+            max_body_bytes: config.server.max_body_bytes,
+            grace: Duration::from_secs(config.shutdown_grace_secs),
+            tls: Tls::from_config(&config.server)?,
+            limits: Limits {
+                max_connections: config.server.max_connections,
+                header_timeout: Duration::from_secs(config.server.header_timeout_secs),
+            },
+        })
+    }
 }
 
 /// The daemon's HTTP routes: REST, `/healthz`, `/openapi.json`, `/metrics`,
@@ -59,13 +83,18 @@ pub fn http_router(
     );
     let gate = axum::middleware::from_fn_with_state(service.clone(), require_token);
     let mcp = axum::Router::new().nest_service("/mcp", mcp).layer(gate);
-    crate::rest::router(api, max_body)
+    let router = crate::rest::router(api, max_body)
         .merge(mcp)
         .merge(crate::ui::router(service.freshness_config()))
         .route(
             "/metrics",
             axum::routing::get(metrics).with_state(service.clone()),
-        )
+        );
+    if service.auth_required() {
+        router
+    } else {
+        router.layer(axum::middleware::from_fn(dev::loopback_json_only))
+    }
 }
 
 async fn require_token(
@@ -73,7 +102,7 @@ async fn require_token(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    match service.authenticate(&credentials(req.headers())) {
+    match service.admit("mcp", &credentials(req.headers())) {
         Ok(_) => next.run(req).await,
         Err(e) => ApiError::from(e).into_response(),
     }
@@ -116,36 +145,31 @@ pub async fn serve(
     let stop = CancellationToken::new();
     let api: Arc<dyn Api> = Arc::new(service.clone());
 
+    let limits = options.limits;
     let grpc_stop = stop.clone();
     let mut builder = tonic::transport::Server::builder();
     if let Some(tls) = &options.tls {
         builder = builder
-            .tls_config(tls.grpc())
+            .tls_config(tls.grpc(limits.header_timeout))
             .map_err(|e| Error::invalid(format!("gRPC TLS: {e}")))?;
     }
     let grpc_server = builder
+        .layer(peer::PeerLayer)
         .add_service(crate::grpc::service(api.clone()))
         .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(grpc),
+            guard::Acceptor::new(grpc, limits).into_stream(),
             async move { grpc_stop.cancelled().await },
         );
 
-    let http_stop = stop.clone();
     let router = http_router(&service, options.max_body_bytes, stop.clone());
-    let stopped = async move { http_stop.cancelled().await };
-    let http_server: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>> = match &options.tls
-    {
-        Some(tls) => Box::pin(
-            axum::serve(tls.listener(http)?, router)
-                .with_graceful_shutdown(stopped)
-                .into_future(),
-        ),
-        None => Box::pin(
-            axum::serve(http, router)
-                .with_graceful_shutdown(stopped)
-                .into_future(),
-        ),
-    };
+    let tls = options.tls.as_ref().map(Tls::acceptor).transpose()?;
+    let http_server = http::serve(
+        guard::Acceptor::new(http, limits),
+        tls,
+        router,
+        limits,
+        stop.clone(),
+    );
 
     // The freshness check alerts while the daemon serves, and stops with it.
     let watch = tokio::spawn(service.clone().watch_freshness());
@@ -157,9 +181,8 @@ pub async fn serve(
     });
 
     let servers = async {
-        let (g, h) = tokio::join!(grpc_server, http_server);
-        g.map_err(|e| Error::internal(format!("gRPC server: {e}")))?;
-        h.map_err(|e| Error::internal(format!("HTTP server: {e}")))
+        let (g, ()) = tokio::join!(grpc_server, http_server);
+        g.map_err(|e| Error::internal(format!("gRPC server: {e}")))
     };
     tokio::pin!(servers);
     let _watch = AbortOnDrop(watch);

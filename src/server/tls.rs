@@ -1,22 +1,17 @@
 //! Optional TLS on both ports from one PEM certificate chain and key: tonic
-//! terminates it for gRPC; for HTTP a listener wrapper hands axum
-//! already-decrypted streams. A failed or slow handshake never stalls the
-//! accept loop for more than the handshake timeout.
+//! terminates it for gRPC (handshakes concurrent, under the header
+//! deadline); the HTTP accept loop ([`super::http`]) runs each handshake in
+//! its connection's own task under the same deadline.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::server::TlsStream;
 
 use crate::{Error, Result};
-
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The certificate chain and key, read once at start.
 #[derive(Clone)]
@@ -61,15 +56,22 @@ impl Tls {
         }
     }
 
-    /// The identity tonic serves gRPC with.
-    pub fn grpc(&self) -> tonic::transport::ServerTlsConfig {
-        tonic::transport::ServerTlsConfig::new().identity(tonic::transport::Identity::from_pem(
-            &self.cert_pem,
-            &self.key_pem,
-        ))
+    /// The identity tonic serves gRPC with; a handshake that takes longer
+    /// than `deadline` is dropped.
+    pub fn grpc(&self, deadline: Duration) -> tonic::transport::ServerTlsConfig {
+        tonic::transport::ServerTlsConfig::new()
+            .identity(tonic::transport::Identity::from_pem(
+                &self.cert_pem,
+                &self.key_pem,
+            ))
+            .timeout(deadline)
     }
 
-    fn acceptor(&self) -> Result<TlsAcceptor> {
+    /// The HTTP port's handshake.
+    ///
+    /// # Errors
+    /// InvalidArgument for a certificate or key rustls refuses.
+    pub fn acceptor(&self) -> Result<TlsAcceptor> {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&self.cert_pem)
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| Error::invalid(format!("TLS certificate: {e}")))?;
@@ -84,49 +86,5 @@ impl Tls {
             .map_err(|e| Error::invalid(format!("TLS certificate and key: {e}")))?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(TlsAcceptor::from(Arc::new(config)))
-    }
-
-    /// Wraps a bound listener so axum sees decrypted connections.
-    ///
-    /// # Errors
-    /// As [`Tls::load`].
-    pub fn listener(&self, inner: TcpListener) -> Result<TlsListener> {
-        Ok(TlsListener {
-            inner,
-            acceptor: self.acceptor()?,
-        })
-    }
-}
-
-/// A TCP listener that completes the TLS handshake before handing over.
-pub struct TlsListener {
-    inner: TcpListener,
-    acceptor: TlsAcceptor,
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (tcp, addr) = match self.inner.accept().await {
-                Ok(c) => c,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => return (tls, addr),
-                Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
     }
 }

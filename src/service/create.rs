@@ -5,6 +5,7 @@
 
 use bytes::Bytes;
 use chrono::Utc;
+use futures::StreamExt;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
@@ -13,7 +14,7 @@ use crate::engine::{self, PgConn};
 use crate::notify::Event;
 use crate::runtime::Target;
 use crate::store::Store;
-use crate::{Error, Result, stream};
+use crate::{Error, Result};
 
 /// What a create committed and what failed.
 #[derive(Debug, Clone, Default)]
@@ -94,7 +95,7 @@ impl BackupService {
             ..CreateOutcome::default()
         };
         if let Some(db) = named {
-            let target = self.inner.tenants.resolve(&req.tenant)?;
+            let target = self.reach(&req.tenant, &conn)?;
             let r = self
                 .dump_one(
                     &target,
@@ -109,24 +110,32 @@ impl BackupService {
             out.records.push(r);
             return Ok(out);
         }
-        for tenant in &tenants {
-            // With several tenants, each failure names its tenant.
-            let prefix = if req.all_tenants {
-                format!("{tenant}/")
-            } else {
-                String::new()
-            };
-            if let Err(e) = self
-                .dump_all(
-                    tenant,
-                    &conn,
-                    store.as_ref(),
-                    destination,
-                    &prefix,
-                    &mut out,
-                )
-                .await
-            {
+        // Tenants run side by side (up to max-concurrent), so one that never
+        // finishes delays nobody; results are merged in tenant order.
+        let (store, conn, all) = (store.as_ref(), &conn, req.all_tenants);
+        let mut done: Vec<(String, Result<()>, CreateOutcome)> =
+            futures::stream::iter(tenants.clone())
+                .map(|tenant: String| async move {
+                    // With several tenants, each failure names its tenant.
+                    let prefix = if all {
+                        format!("{tenant}/")
+                    } else {
+                        String::new()
+                    };
+                    let mut one = CreateOutcome::default();
+                    let r = self
+                        .dump_all(&tenant, conn, store, destination, &prefix, &mut one)
+                        .await;
+                    (tenant, r, one)
+                })
+                .buffer_unordered(self.inner.limits.max)
+                .collect()
+                .await;
+        done.sort_by(|a, b| a.0.cmp(&b.0));
+        for (tenant, result, one) in done {
+            out.records.extend(one.records);
+            out.failures.extend(one.failures);
+            if let Err(e) = result {
                 if !req.all_tenants {
                     return Err(e);
                 }
@@ -141,6 +150,10 @@ impl BackupService {
             .map(|r| r.id.as_str())
             .collect::<Vec<_>>()
             .join(","));
+        if !out.failures.is_empty() {
+            // A partly failed create is audited as such, with every reason.
+            facts.outcome("failed", &out.failures.join("; "));
+        }
         if out.records.is_empty() && !out.failures.is_empty() {
             return Err(Error::precondition(format!(
                 "nothing could be backed up: {}",
@@ -160,11 +173,15 @@ impl BackupService {
         prefix: &str,
         out: &mut CreateOutcome,
     ) -> Result<()> {
-        let target = self.inner.tenants.resolve(tenant)?;
-        let databases = engine::list_databases(&target, conn)
-            .await
-            .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
-            .inspect_err(|e| self.failure(Event::CreateFailed, tenant, "", &e.message))?;
+        let target = self.reach(tenant, conn)?;
+        let databases = super::limits::within(
+            self.inner.limits.deadlines.create,
+            "listing the databases",
+            engine::list_databases(&target, conn),
+        )
+        .await
+        .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
+        .inspect_err(|e| self.failure(Event::CreateFailed, tenant, "", &e.message))?;
         for db in databases {
             let result = match validate_name("database", &db) {
                 Ok(()) => {
@@ -217,7 +234,10 @@ impl BackupService {
         store: &dyn Store,
         destination: Destination,
     ) -> Result<Record> {
-        let _slot = self.inner.limits.slot().await?;
+        let _slot = self.inner.limits.slot(tenant).await?;
+        if destination == Destination::Local {
+            self.require_free_space(tenant)?;
+        }
         let created_at = Utc::now();
         let reservation = self
             .inner
@@ -229,57 +249,65 @@ impl BackupService {
             .inner
             .operations
             .start("create", tenant, database, &id, 0);
-        let relation_count = match engine::relation_count(target, conn, database).await {
-            Ok(n) => Some(n),
-            Err(e) => {
-                tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
-                None
-            }
-        };
-        // Counted just before the dump, outside its snapshot: on a database
-        // written to meanwhile, verify reports the difference it sees.
-        let row_counts = match engine::row_counts(target, conn, database).await {
-            Ok(m) => Some(m),
-            Err(e) => {
-                tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
-                None
-            }
-        };
         let key = format!("{id}.dump");
+        let pipeline = self.inner.dump.pipeline(tenant)?;
         // One retention for the dump and its sidecar, recorded with them.
         let locked_until = store.lock_period().map(crate::store::retain_until);
         let mut writer = store.writer_locked(&key, locked_until).await?;
-        let mut child = match engine::dump(target, conn, database).await {
-            Ok(c) => c,
-            Err(e) => {
-                writer.abort().await;
-                return Err(e);
-            }
-        };
-        let mut stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
-        let pumped = stream::pump(&mut stdout, writer.as_mut()).await;
-        drop(stdout);
-        let done = child.finish().await;
-        // A store that failed mid-way is the cause; pg_dump then dies of
-        // SIGPIPE, which would only hide it.
-        let outcome = match (pumped, done) {
-            (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
-            (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
-                "pg_dump of {tenant}/{database} in {} failed: {}",
-                target.describe(),
-                f.explain()
-            ))),
-            (Ok(d), Ok(_)) => Ok(d),
-            (Ok(_), Err(e)) => Err(e),
-        };
-        let digest = match outcome {
+        // Everything that talks to the tenant runs under the deadline: a
+        // tenant holding a lock stalls the manifest queries as well as
+        // pg_dump. Cut off, the children are killed as the future drops.
+        let dumped = super::limits::within(
+            self.inner.limits.deadlines.create,
+            format!("the backup of {tenant}/{database}"),
+            async {
+                let relation_count = match engine::relation_count(target, conn, database).await {
+                    Ok(n) => Some(n),
+                    Err(e) => {
+                        tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
+                        None
+                    }
+                };
+                // Counted just before the dump, outside its snapshot: on a database
+                // written to meanwhile, verify reports the difference it sees.
+                let row_counts = match engine::row_counts(target, conn, database).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
+                        None
+                    }
+                };
+                let mut child =
+                    engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
+                let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
+                let pumped = pipeline.run(stdout, writer.as_mut()).await;
+                let done = child.finish().await;
+                // A store that failed mid-way (or a dump past max-dump-bytes)
+                // is the cause; pg_dump then dies of SIGPIPE, which would
+                // only hide it.
+                let encoded = match (pumped, done) {
+                    (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
+                    (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
+                        "pg_dump of {tenant}/{database} in {} failed: {}",
+                        target.describe(),
+                        f.explain()
+                    ))),
+                    (Ok(d), Ok(_)) => Ok(d),
+                    (Ok(_), Err(e)) => Err(e),
+                }?;
+                Ok((encoded, relation_count, row_counts))
+            },
+        )
+        .await;
+        let (encoded, relation_count, row_counts) = match dumped {
             Ok(d) => d,
             Err(e) => {
+                // Nothing partial stays behind: the staged object goes.
                 writer.abort().await;
                 return Err(e);
             }
         };
-        if digest.size == 0 {
+        if encoded.raw_size == 0 {
             writer.abort().await;
             return Err(Error::internal(format!(
                 "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
@@ -294,14 +322,15 @@ impl BackupService {
             username: tenant.into(),
             database: database.into(),
             created_at,
-            size_bytes: i64::try_from(digest.size).unwrap_or(i64::MAX),
-            sha256: digest.sha256,
+            size_bytes: i64::try_from(encoded.stored.size).unwrap_or(i64::MAX),
+            sha256: encoded.stored.sha256,
             destination,
             location: store.location(&key),
             engine: Some(Engine::Postgres),
             last_verification: None,
             relation_count,
             row_counts,
+            encoding: encoded.encoding,
             locked_until,
         };
         let remote = destination != Destination::Local;

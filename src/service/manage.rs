@@ -54,6 +54,15 @@ impl BackupService {
             let mut listing = svc.inner.catalog.page(filter.as_deref(), &page)?;
             if !who.admin {
                 listing.problems.clear();
+                listing.records = std::mem::take(&mut listing.records)
+                    .into_iter()
+                    .map(|r| match r.last_verification {
+                        Some(_) => {
+                            std::sync::Arc::new(super::verify::for_viewer(&who, (*r).clone()))
+                        }
+                        None => r,
+                    })
+                    .collect();
             }
             Ok(listing)
         })
@@ -67,6 +76,7 @@ impl BackupService {
         self.run("get", creds, move |who, _| async move {
             who.require(Scope::Read)?;
             svc.visible(&who, &id)
+                .map(|r| super::verify::for_viewer(&who, r))
         })
         .await
     }

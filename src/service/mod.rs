@@ -11,8 +11,10 @@ mod manage;
 mod operations;
 mod prune;
 mod rebuild;
+mod refusals;
 mod requests;
 mod restore;
+mod space;
 mod spool;
 mod stores;
 mod verify;
@@ -28,6 +30,7 @@ pub use requests::{Connection, CreateRequest, RestoreRequest};
 pub use verify::VerifyRequest;
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -41,6 +44,7 @@ use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::runtime::Tenants;
 use crate::store::LocalStore;
+use crate::stream::DumpPolicy;
 use crate::{Error, Result};
 use facts::Facts;
 use limits::{IdLocks, Limits};
@@ -92,6 +96,10 @@ struct Inner {
     /// What each bucket held at the last sync, so the next reads only what changed.
     bucket_seen: rebuild::BucketSeen,
     spool_dir: PathBuf,
+    /// How each tenant's dumps are encoded and bounded; the keys to decode.
+    dump: DumpPolicy,
+    /// The local destination's directory (for the free-space floor).
+    backup_dir: PathBuf,
     audit: Audit,
     limits: Limits,
     locks: IdLocks,
@@ -104,6 +112,8 @@ struct Inner {
     notifier: Notifier,
     /// What the daemon's freshness check judges by.
     freshness: crate::config::FreshnessConfig,
+    /// Which sources had an unauthenticated request audited lately.
+    refusals: refusals::Refusals,
 }
 
 impl BackupService {
@@ -129,14 +139,17 @@ impl BackupService {
                 catalog_sync: config.catalog_sync,
                 bucket_seen: rebuild::BucketSeen::default(),
                 spool_dir,
+                dump: config.dump_policy()?,
+                backup_dir: config.backup_dir.clone(),
                 audit,
-                limits: Limits::new(config.max_concurrent, config.queue_timeout_secs),
+                limits: Limits::new(config),
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),
                 metrics: Metrics::default(),
                 operations: Arc::default(),
                 notifier: Notifier::new(config.notify.clone()),
                 freshness: config.freshness.clone(),
+                refusals: refusals::Refusals::default(),
             }),
         })
     }
@@ -159,12 +172,39 @@ impl BackupService {
         !matches!(self.inner.auth, Authenticator::Disabled)
     }
 
-    /// Who `creds` belong to.
+    /// Who `creds` belong to (no accounting: for deciding what to show).
     ///
     /// # Errors
     /// Unauthenticated.
     pub fn authenticate(&self, creds: &Credentials) -> Result<Principal> {
         self.inner.auth.authenticate(creds)
+    }
+
+    /// Who `creds` belong to, for a surface that gates whole requests (MCP):
+    /// a refusal is counted and audited like any other `action`.
+    ///
+    /// # Errors
+    /// Unauthenticated.
+    pub fn admit(&self, action: &str, creds: &Credentials) -> Result<Principal> {
+        let facts = Facts::new(action, "");
+        let result = self.inner.auth.authenticate(creds);
+        if let Err(e) = &result {
+            let event = facts.finish(&Err::<(), _>(e.clone()));
+            self.refused(event, crate::auth::peer())?;
+        }
+        result
+    }
+
+    /// Counts an unauthenticated request; audits it if its source had none
+    /// audited within the minute.
+    fn refused(&self, mut event: crate::audit::Event, source: Option<IpAddr>) -> Result<()> {
+        self.inner.metrics.observe(&event);
+        self.inner.metrics.unauthenticated();
+        if self.inner.refusals.audit_now(source) {
+            event.source = source.map(|s| s.to_string()).unwrap_or_default();
+            self.inner.audit.write(&event)?;
+        }
+        Ok(())
     }
 
     /// The Prometheus exposition. Tenant and database names are visible, so
@@ -209,6 +249,8 @@ impl BackupService {
             .map(|p| p.subject.clone())
             .unwrap_or_default();
         let facts = Facts::new(action, &subject);
+        let unauthenticated = principal.is_err();
+        let source = crate::auth::peer();
         if self.inner.tasks.is_closed() {
             return Err(Error::unavailable("the daemon is shutting down"));
         }
@@ -239,14 +281,29 @@ impl BackupService {
                 )
             });
             let event = facts.finish(&result);
-            svc.inner.metrics.observe(&event);
-            if audited || denied {
-                svc.inner.audit.write(&event)?;
+            if unauthenticated {
+                svc.refused(event, source)?;
+            } else {
+                svc.inner.metrics.observe(&event);
+                if audited || denied {
+                    svc.inner.audit.write(&event)?;
+                }
             }
             result
         });
         task.await
             .map_err(|e| Error::internal(format!("the operation's task failed: {e}")))?
+    }
+
+    /// Where `tenant`'s commands run, refusing a connection that would leave
+    /// the tenant (see [`requests::check_reach`]).
+    ///
+    /// # Errors
+    /// NotFound (undeclared tenant), PermissionDenied (host not allowed).
+    fn reach(&self, tenant: &str, conn: &crate::engine::PgConn) -> Result<crate::runtime::Target> {
+        let target = self.inner.tenants.resolve(tenant)?;
+        requests::check_reach(tenant, &target, conn)?;
+        Ok(target)
     }
 
     /// The record of `id` if `who` may see it. Another tenant's id answers

@@ -3,6 +3,7 @@
 
 use crate::catalog::{Destination, validate_name};
 use crate::engine::{Password, PgConn, RestoreOptions};
+use crate::runtime::Target;
 use crate::{Error, Result};
 
 /// How to reach the tenant's Postgres; empty fields take the defaults.
@@ -46,6 +47,38 @@ impl Connection {
     }
 }
 
+/// Refuses a connection that would leave the tenant: on `netns` and `host`
+/// the tools share the daemon host's filesystem and network, so only
+/// loopback TCP (the tenant's own server) is accepted, plus whatever the
+/// tenant's `allowed-hosts` lists. Other drivers resolve the host inside the
+/// tenant's own container.
+///
+/// # Errors
+/// PermissionDenied naming the host and the config key that would allow it.
+pub(super) fn check_reach(tenant: &str, target: &Target, conn: &PgConn) -> Result<()> {
+    let host = conn.host.as_str();
+    if !target.shares_host() || target.allowed_hosts.iter().any(|h| h == host) {
+        return Ok(());
+    }
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if loopback {
+        return Ok(());
+    }
+    let what = if host.starts_with(['/', '@']) || host.contains('/') {
+        "a Unix socket path"
+    } else {
+        "a host other than loopback"
+    };
+    Err(Error::denied(format!(
+        "tenant {tenant} is reached with the {} driver, which shares the daemon host: \
+         a request may not name {what} ({host:?}) unless the tenant's allowed-hosts lists it",
+        target.driver.name()
+    )))
+}
+
 fn check_arg(what: &str, v: &str) -> Result<()> {
     if v.starts_with('-') || v.contains(['\0', '\n']) || v.len() > 255 {
         return Err(Error::invalid(format!("{what} {v:?} is not acceptable")));
@@ -72,4 +105,50 @@ pub struct RestoreRequest {
     /// Empty database = the record's own.
     pub connection: Connection,
     pub options: RestoreOptions,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::Driver;
+
+    fn target(driver: Driver, allowed: &[&str]) -> Target {
+        Target {
+            driver,
+            container: "ns".into(),
+            namespace: None,
+            pod_container: None,
+            tool_path: None,
+            allowed_hosts: allowed.iter().map(|h| (*h).to_string()).collect(),
+        }
+    }
+
+    fn conn(host: &str) -> PgConn {
+        PgConn {
+            host: host.into(),
+            ..PgConn::default()
+        }
+    }
+
+    #[test]
+    fn shared_host_drivers_reach_only_loopback_unless_allowed() {
+        for d in [Driver::Netns, Driver::Host] {
+            for ok in ["127.0.0.1", "127.8.0.1", "::1", "localhost"] {
+                check_reach("a", &target(d, &[]), &conn(ok)).unwrap();
+            }
+            for bad in [
+                "/tmp/bob/sock",
+                "@abstract",
+                "10.0.0.7",
+                "db.example",
+                "127.0.0.1,/tmp/x",
+            ] {
+                let e = check_reach("a", &target(d, &[]), &conn(bad)).unwrap_err();
+                assert_eq!(e.code, crate::Code::PermissionDenied, "{bad}");
+                assert!(e.message.contains("allowed-hosts"), "{}", e.message);
+            }
+            check_reach("a", &target(d, &["/run/pg"]), &conn("/run/pg")).unwrap();
+        }
+        check_reach("a", &target(Driver::Lxd, &[]), &conn("/run/postgresql")).unwrap();
+    }
 }

@@ -1,15 +1,18 @@
-//! Restore: verified spool first, then pg_restore inside the tenant's
+//! Restore: integrity check and decoding first, then pg_restore inside the tenant's
 //! container, single-transaction by default so a failure changes nothing.
 //! A database the restore had to create is dropped again if the restore fails.
+//! Unlike verify, a restore runs as the caller's own database user with no
+//! sandbox: the archive came from this tenant's server and goes back to it,
+//! so it can do nothing there that the tenant could not already do.
 
 use tokio::io::AsyncWriteExt;
 
 use super::operations::Progress;
-use super::spool::Spool;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::runtime::Target;
+use crate::store::ObjectReader;
 use crate::{Error, Result};
 
 impl BackupService {
@@ -39,10 +42,10 @@ impl BackupService {
             .connection
             .database()?
             .map_or_else(|| record.database.clone(), str::to_string);
-        let target = self.inner.tenants.resolve(&record.username)?;
         let conn = req.connection.pg()?;
+        let target = self.reach(&record.username, &conn)?;
 
-        let _slot = self.inner.limits.slot().await?;
+        let _slot = self.inner.limits.slot(&record.username).await?;
         let _lock = self.inner.locks.lock(&record.id).await;
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
@@ -54,21 +57,32 @@ impl BackupService {
             record.size_bytes.unsigned_abs(),
         );
         let spool = self.spool(&record, &progress).await?;
+        let archive = self.decoded(&record, &spool).await?;
 
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
             engine::create_database(&target, &conn, &database).await?;
         }
-        if let Err(stderr) =
-            pg_restore(&target, &conn, &database, req.options, &spool, &progress).await?
-        {
+        let restored = super::limits::within(
+            self.inner.limits.deadlines.restore,
+            format!("the restore of {}", record.id),
+            pg_restore(&target, &conn, &database, req.options, archive, &progress),
+        )
+        .await;
+        let failure = match restored {
+            Ok(Ok(())) => None,
+            Ok(Err(stderr)) => Some(Error::precondition(format!(
+                "pg_restore of {} into {}/{database} failed: {stderr}",
+                record.id, record.username
+            ))),
+            // Could not run, or cut off at the deadline (pg_restore killed).
+            Err(e) => Some(e),
+        };
+        if let Some(e) = failure {
             if !existed && let Err(e) = engine::drop_database(&target, &conn, &database).await {
                 tracing::warn!(database, error = %e, "could not drop the database a failed restore created");
             }
-            return Err(Error::precondition(format!(
-                "pg_restore of {} into {}/{database} failed: {stderr}",
-                record.id, record.username
-            )));
+            return Err(e);
         }
         tracing::info!(id = %record.id, database, "restore finished");
         Ok(format!(
@@ -78,21 +92,24 @@ impl BackupService {
     }
 }
 
-/// Feeds the verified spool to pg_restore in `database`. The outer error is
-/// ours (the child could not run); the inner one is pg_restore's own stderr.
+/// Feeds the checked, decoded archive to pg_restore in `database`. The outer
+/// error is ours (the child could not run); the inner one is pg_restore's own
+/// stderr.
 pub(super) async fn pg_restore(
     target: &Target,
     conn: &PgConn,
     database: &str,
     options: RestoreOptions,
-    spool: &Spool,
+    reader: ObjectReader,
     progress: &Progress,
 ) -> Result<Result<(), String>> {
     progress.phase("restoring");
     let mut child = engine::restore(target, conn, database, options).await?;
     let mut stdin = child.stdin.take().expect("pg_restore reads stdin");
-    let mut reader = progress.tap(spool.reader().await?);
-    let fed = tokio::io::copy(&mut reader, &mut stdin).await;
+    // Large blocks: tokio's default 8 KiB copy costs two syscalls per 8 KiB.
+    let mut reader =
+        tokio::io::BufReader::with_capacity(crate::stream::CHUNK, progress.tap(reader));
+    let fed = tokio::io::copy_buf(&mut reader, &mut stdin).await;
     let _ = stdin.shutdown().await;
     drop(stdin);
     let done = child.finish().await?;

@@ -1,8 +1,12 @@
 //! Verify: a restore test an auditor can credit. The dump is spooled and
-//! hashed, restored with `--no-owner` into a throwaway database in another
-//! tenant's container, compared with the manifests taken at dump time, and
-//! the scratch database is dropped and confirmed gone. Every step is a named
-//! check; a dump that does not restore is a FAILED result, not an error.
+//! hashed, then restored into a scratch tenant (declared `scratch = true`)
+//! inside a sandbox: a login role made for this verify alone (no superuser,
+//! createdb, createrole, no membership) owning a fresh database, and the
+//! restore and the comparison with the dump-time manifests run as that role,
+//! because the archive is the tenant's SQL. Database and role are dropped and
+//! confirmed gone. Every step is a named check; a dump that does not restore
+//! is a FAILED result, not an error. Tenants see the result without the
+//! scratch side's names ([`for_viewer`]).
 
 use std::time::Instant;
 
@@ -13,9 +17,10 @@ use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
 use crate::catalog::{self, Check, Destination, Record, Verification, VerifyResult, validate_name};
-use crate::engine::{self, PgConn, RestoreOptions};
+use crate::engine::{self, PgConn, RestoreOptions, Sandbox};
 use crate::notify::Event;
 use crate::runtime::Target;
+use crate::store::ObjectReader;
 use crate::{Error, Result};
 
 /// Restore-test `id` into `target_tenant`'s container.
@@ -68,18 +73,25 @@ impl BackupService {
             )));
         }
         super::require_postgres(&record)?;
+        let conn = req.connection.pg()?;
         let source = self.inner.tenants.resolve(&record.username)?;
-        let target = self.inner.tenants.resolve(&req.target_tenant)?;
-        if source == target {
+        let target = self.reach(&req.target_tenant, &conn)?;
+        if source.describe() == target.describe() {
             return Err(Error::precondition(format!(
                 "the target {} resolves to the backup's own container ({}); verify restores into a different one",
                 req.target_tenant,
                 target.describe()
             )));
         }
-        let conn = req.connection.pg()?;
+        if !self.inner.tenants.is_scratch(&req.target_tenant) {
+            return Err(Error::precondition(format!(
+                "tenant {} is not declared `scratch = true`: a restore test copies another \
+                 tenant's data into its target, so only a scratch tenant can be one",
+                req.target_tenant
+            )));
+        }
 
-        let _slot = self.inner.limits.slot().await?;
+        let _slot = self.inner.limits.slot(&record.username).await?;
         let _lock = self.inner.locks.lock(&record.id).await;
         // Re-read under the lock: a delete that won the race stays deleted.
         let record = self.visible(who, &req.id)?;
@@ -129,7 +141,9 @@ impl BackupService {
                 .notifier
                 .ok(Event::VerifyFailed, tenant, database);
         }
-        Ok((updated, verification))
+        let shown = for_viewer(who, updated);
+        let verification = shown.last_verification.clone().unwrap_or(verification);
+        Ok((shown, verification))
     }
 
     /// Stores the verification as a new object beside the bucket dump, so a
@@ -180,51 +194,85 @@ impl BackupService {
             }
             Err(e) => return checks.push(check("integrity", false, e.message)),
         };
-        if let Err(e) = engine::create_database(target, conn, scratch).await {
-            return checks.push(check("scratch_database", false, e.message));
-        }
-        checks.push(check(
-            "scratch_database",
-            true,
-            format!("created {scratch} in {}", target.describe()),
-        ));
-
-        let options = RestoreOptions {
-            no_owner: true,
-            ..RestoreOptions::default()
+        // A dump this daemon cannot decode (wrong key, encrypt-only host)
+        // is named as such, not as a failed restore.
+        let archive = match self.decoded(record, &spool).await {
+            Ok(r) => r,
+            Err(e) => return checks.push(check("decode", false, e.message)),
         };
-        match pg_restore(target, conn, scratch, options, &spool, progress).await {
-            Ok(Ok(())) => {
-                checks.push(check(
-                    "restore",
-                    true,
-                    "pg_restore --no-owner --single-transaction succeeded",
-                ));
-                compare_manifests(record, target, conn, scratch, checks).await;
+        if !record.encoding.stages.is_empty() {
+            let stages = record.encoding.stages.join(" → ");
+            checks.push(check("decode", true, format!("{stages} undone")));
+        }
+        let sandbox = match Sandbox::new(conn, scratch) {
+            Ok(s) => s,
+            Err(e) => return checks.push(check("scratch_database", false, e.message)),
+        };
+        let created = sandbox.create(target, conn).await;
+        if let Err(e) = created {
+            checks.push(check("scratch_database", false, e.message));
+        } else {
+            checks.push(check(
+                "scratch_database",
+                true,
+                format!(
+                    "created {scratch} in {}, owned by a role of the same name made for this \
+                     verify (no superuser, createdb, createrole or membership)",
+                    target.describe()
+                ),
+            ));
+            let deadline = self.inner.limits.deadlines.verify;
+            let tested = super::limits::within(deadline, "the restore test", async {
+                restore_as_sandbox(record, target, &sandbox, archive, progress, checks).await;
+                Ok(())
+            })
+            .await;
+            if let Err(e) = tested {
+                checks.push(check("restore", false, e.message));
             }
-            Ok(Err(stderr)) => checks.push(check("restore", false, stderr)),
-            Err(e) => checks.push(check("restore", false, e.message)),
         }
 
-        let dropped = engine::drop_database(target, conn, scratch).await;
-        let gone = engine::database_exists(target, conn, scratch).await;
-        checks.push(match (dropped, gone) {
-            (Ok(()), Ok(false)) => check(
+        // Always, also after a failed create: a half-made role must go too.
+        checks.push(match sandbox.drop(target, conn).await {
+            Ok(()) => check(
                 "cleanup",
                 true,
-                format!("dropped {scratch}; confirmed gone"),
+                format!("dropped database and role {scratch}; confirmed gone"),
             ),
-            (Err(e), _) | (_, Err(e)) => check(
+            Err(e) => check(
                 "cleanup",
                 false,
                 format!("{scratch} may remain: {}", e.message),
             ),
-            (Ok(()), Ok(true)) => check(
-                "cleanup",
-                false,
-                format!("{scratch} still exists after DROP"),
-            ),
         });
+    }
+}
+
+/// pg_restore and the manifest queries, connected as the sandbox role.
+async fn restore_as_sandbox(
+    record: &Record,
+    target: &Target,
+    sandbox: &Sandbox,
+    archive: ObjectReader,
+    progress: &Progress,
+    checks: &mut Vec<Check>,
+) {
+    let options = RestoreOptions {
+        no_owner: true,
+        ..RestoreOptions::default()
+    };
+    let conn = &sandbox.conn;
+    match pg_restore(target, conn, &sandbox.name, options, archive, progress).await {
+        Ok(Ok(())) => {
+            checks.push(check(
+                "restore",
+                true,
+                "pg_restore --no-owner --single-transaction as the verify role succeeded",
+            ));
+            compare_manifests(record, target, conn, &sandbox.name, checks).await;
+        }
+        Ok(Err(stderr)) => checks.push(check("restore", false, stderr)),
+        Err(e) => checks.push(check("restore", false, e.message)),
     }
 }
 
@@ -297,6 +345,38 @@ async fn compare_manifests(
     }
 }
 
+/// A record as `who` may see it: a tenant gets its restore-test result and
+/// every check, but not the scratch side's container, database or role
+/// names (they describe the operator's shared scratch, not the tenant's data).
+pub(super) fn for_viewer(who: &Principal, mut record: Record) -> Record {
+    if !who.admin
+        && let Some(v) = record.last_verification.as_mut()
+    {
+        let hidden = [
+            (
+                std::mem::take(&mut v.target_container),
+                "the scratch tenant",
+            ),
+            (
+                std::mem::take(&mut v.scratch_database),
+                "the scratch database",
+            ),
+        ];
+        let scrub = |text: &mut String| {
+            for (name, word) in &hidden {
+                if !name.is_empty() {
+                    *text = text.replace(name.as_str(), word);
+                }
+            }
+        };
+        scrub(&mut v.error);
+        for c in &mut v.checks {
+            scrub(&mut c.detail);
+        }
+    }
+    record
+}
+
 fn check(name: &str, passed: bool, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
@@ -317,6 +397,56 @@ fn scratch_name() -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::auth::Principal;
+    use crate::catalog::{Check, Record, Verification, VerifyResult};
+
+    #[test]
+    fn tenants_see_results_without_scratch_side_names() {
+        let v = Verification {
+            verified_at: chrono::Utc::now(),
+            result: VerifyResult::Failed,
+            error: "restore: psql in netns:ns-scratch failed on containarium_verify_1".into(),
+            target_container: "netns:ns-scratch".into(),
+            scratch_database: "containarium_verify_1".into(),
+            duration_ms: 1,
+            verified_by: "root".into(),
+            checks: vec![Check {
+                name: "scratch_database".into(),
+                passed: true,
+                detail: "created containarium_verify_1 in netns:ns-scratch".into(),
+            }],
+        };
+        let record: Record = serde_json::from_value(serde_json::json!({
+            "id": "a-b-20260101T000000Z", "username": "a", "database": "b",
+            "created_at": "2026-01-01T00:00:00Z", "size_bytes": 1, "sha256": "00",
+            "destination": "local", "location": "/x", "engine": "postgres",
+        }))
+        .unwrap();
+        let record = Record {
+            last_verification: Some(v.clone()),
+            ..record
+        };
+        let admin = super::for_viewer(&Principal::operator("root"), record.clone());
+        assert_eq!(admin.last_verification.as_ref(), Some(&v));
+        let tenant = Principal {
+            admin: false,
+            ..Principal::operator("a")
+        };
+        let shown = super::for_viewer(&tenant, record)
+            .last_verification
+            .unwrap();
+        let text = serde_json::to_string(&shown).unwrap();
+        assert!(
+            !text.contains("ns-scratch") && !text.contains("containarium_verify_1"),
+            "{text}"
+        );
+        assert_eq!(shown.result, VerifyResult::Failed);
+        assert!(
+            shown.checks[0].detail.contains("the scratch database"),
+            "{text}"
+        );
+    }
+
     #[test]
     fn scratch_names_fit_postgres_identifiers_and_differ() {
         let (a, b) = (super::scratch_name(), super::scratch_name());

@@ -33,6 +33,28 @@ impl LocalStore {
     fn path(&self, key: &str) -> PathBuf {
         self.dir.join(key)
     }
+
+    fn open_key(&self, key: &str) -> Result<std::fs::File> {
+        let path = self.path(key);
+        match std::fs::File::open(&path) {
+            Ok(f) => Ok(f),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(format!(
+                "the dump file {} is missing",
+                path.display()
+            ))),
+            Err(e) => Err(Error::from(e).context(format!("opening {}", path.display()))),
+        }
+    }
+}
+
+/// Bytes available to unprivileged writers on the filesystem holding `dir`.
+///
+/// # Errors
+/// Internal when the filesystem cannot be queried.
+pub(crate) fn free_bytes(dir: &Path) -> Result<u64> {
+    let st = rustix::fs::statvfs(dir)
+        .map_err(|e| Error::internal(format!("statvfs {}: {e}", dir.display())))?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// Creates `dir` (and parents) and makes it 0700.
@@ -85,15 +107,12 @@ impl Store for LocalStore {
     }
 
     async fn reader(&self, key: &str) -> Result<ObjectReader> {
-        let path = self.path(key);
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::not_found(format!(
-                "the dump file {} is missing",
-                path.display()
-            ))),
-            Err(e) => Err(Error::from(e).context(format!("opening {}", path.display()))),
-        }
+        let file = self.open_key(key)?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn open_file(&self, key: &str) -> Result<Option<std::fs::File>> {
+        self.open_key(key).map(Some)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {

@@ -60,6 +60,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Opens `key` for reading. NotFound when it is absent.
     async fn reader(&self, key: &str) -> Result<ObjectReader>;
 
+    /// The object as an open host file, when the store is a host directory:
+    /// an immutable object is then hashed and restored from one open file
+    /// instead of being copied first. `None` (the default) for buckets.
+    async fn open_file(&self, _key: &str) -> Result<Option<std::fs::File>> {
+        Ok(None)
+    }
+
     /// Removes `key`. NotFound when it was already absent.
     async fn delete(&self, key: &str) -> Result<()>;
 

@@ -7,7 +7,7 @@ use containarium::proto;
 use serde_json::{Value, json};
 
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for, fingerprint, seed};
+use crate::support::{Tenant, config_for, fingerprint, seed, with_scratch};
 use crate::{Bucket, create, restore};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -20,7 +20,10 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
 
     // Host A backs up to both buckets (and locally), then is lost.
     let dir_a = tempfile::tempdir().unwrap();
-    let mut config_a = config_for(dir_a.path(), &[("alice", &tenant), ("scratch", &scratch)]);
+    let mut config_a = with_scratch(
+        config_for(dir_a.path(), &[("alice", &tenant), ("scratch", &scratch)]),
+        "scratch",
+    );
     gcs.configure(&mut config_a, "gs://backups/host", &[]);
     s3.configure(&mut config_a, "s3://backups/host", &[]);
     let a = TestDaemon::start(&config_a).await;
@@ -64,7 +67,10 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
 
     // Host B: a fresh directory, the same buckets.
     let dir_b = tempfile::tempdir().unwrap();
-    let mut config_b = config_for(dir_b.path(), &[("alice", &tenant), ("scratch", &scratch)]);
+    let mut config_b = with_scratch(
+        config_for(dir_b.path(), &[("alice", &tenant), ("scratch", &scratch)]),
+        "scratch",
+    );
     gcs.configure(&mut config_b, "gs://backups/host", &[]);
     s3.configure(&mut config_b, "s3://backups/host", &[]);
     let b = TestDaemon::start(&config_b).await;

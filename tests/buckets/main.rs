@@ -7,6 +7,7 @@
 mod support;
 
 mod cli;
+mod encrypted;
 mod guard;
 mod host_loss;
 mod interrupted;

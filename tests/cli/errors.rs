@@ -92,3 +92,31 @@ async fn token_file_and_default_credentials_file() {
     }
     d.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn overflowing_and_ambiguous_durations_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start(&config_for(dir.path(), &[])).await;
+    for transport in BOTH {
+        let admin = Cli::new(&d, transport, Some(d.admin()));
+        for (args, why) in [
+            (["check", "--max-age", "4000000000d"], "out of range"),
+            (["prune", "--keep-within", "357913942y"], "out of range"),
+            (
+                ["prune", "--keep-within-daily", "4294967295m"],
+                "out of range",
+            ),
+            (["check", "--max-age", "26M"], "ambiguous"),
+        ] {
+            // The daemon refuses it: one clear line, not a panic.
+            let line = failed_with(&admin.run(&args).await, why);
+            assert!(!line.contains("panic"), "{line}");
+        }
+        // The spellings that mean what they say still work.
+        admin.ok(&["check", "--max-age", "90min"]).await;
+        admin
+            .ok(&["prune", "--keep-within", "6m", "--dry-run"])
+            .await;
+    }
+    d.stop().await;
+}

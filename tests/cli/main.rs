@@ -18,7 +18,7 @@ use std::process::{Command, Output};
 use assert_cmd::assert::OutputAssertExt as _;
 use serde_json::Value;
 use support::daemon::TestDaemon;
-use support::{Tenant, config_for, fingerprint, seed};
+use support::{Tenant, config_for, fingerprint, seed, with_scratch};
 
 /// Which wire the CLI speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,7 +135,11 @@ async fn round_trip(transport: Transport) {
     seed(&t, "app", "alice");
     let bob = Tenant::start();
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &bob)])).await;
+    let config = with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &bob)]),
+        "bob",
+    );
+    let d = TestDaemon::start(&config).await;
     let cli = Cli::new(&d, transport, Some(d.token("alice", &[], None)));
 
     // create (json): the proto3 JSON of CreateBackupResponse.
@@ -150,8 +154,11 @@ async fn round_trip(transport: Transport) {
     assert_eq!(rec["relationCount"], "5");
     let size: i64 = rec["sizeBytes"].as_str().unwrap().parse().unwrap();
     assert!(size > 0);
+    // A tenant sees the dump's file name, not where the host keeps it.
     let location = rec["location"].as_str().unwrap();
-    assert!(Path::new(location).exists(), "{location}");
+    assert_eq!(location, format!("{id}.dump"));
+    let dump = config.backup_dir.join(location);
+    assert!(dump.exists(), "{}", dump.display());
 
     // create (table): the message, then the records table.
     let out = cli.ok(&["create", "alice", "--database", "app"]).await;
@@ -222,7 +229,7 @@ async fn round_trip(transport: Transport) {
     // delete; the id is gone afterwards.
     let out = cli.ok(&["delete", &id]).await;
     assert!(out.contains("deleted"), "{out}");
-    assert!(!Path::new(location).exists());
+    assert!(!dump.exists());
     failed_with(&cli.run(&["get", &id]).await, "not found");
     failed_with(&cli.run(&["delete", &id]).await, "not found");
     d.stop().await;

@@ -2,34 +2,10 @@
 //! `--ca-cert`, through gRPC and REST; without the CA, or in plain text, it
 //! does not get in.
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-
+use crate::support::certs::certificates;
 use crate::support::daemon::TestDaemon;
 use crate::support::{Tenant, config_for};
 use crate::{BOTH, Cli, Transport};
-
-/// A throwaway CA and a server certificate for 127.0.0.1 / localhost.
-fn certificates(
-    dir: &std::path::Path,
-) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    let paths = (
-        dir.join("ca.pem"),
-        dir.join("server.pem"),
-        dir.join("server.key"),
-    );
-    std::fs::write(&paths.0, ca.pem()).unwrap();
-    std::fs::write(&paths.1, leaf.pem()).unwrap();
-    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
-    paths
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cli_speaks_tls_to_both_ports() {

@@ -140,13 +140,14 @@ impl Fixture {
     }
 
     /// The daemon config as an operator writes it: alice and bob on the
-    /// manager's driver, each naming its container.
+    /// manager's driver, each naming its container; bob is also the scratch
+    /// tenant that restore tests target.
     pub fn daemon_config(&self, dir: &Path) -> Config {
         let path = dir.join("containarium.toml");
         let text = format!(
             "backup-dir = \"{backups}\"\n\n\
              [tenants.alice]\ndriver = \"{driver}\"\ncontainer = \"{alice}\"\n\n\
-             [tenants.bob]\ndriver = \"{driver}\"\ncontainer = \"{bob}\"\n",
+             [tenants.bob]\ndriver = \"{driver}\"\ncontainer = \"{bob}\"\nscratch = true\n",
             backups = dir.join("backups").display(),
             driver = self.manager.driver(),
             alice = self.trust.name,

@@ -10,13 +10,16 @@ use containarium::proto;
 use serde_json::{Value, json};
 
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, with_scratch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
     Admin,
+    /// An admin token minted before scopes existed: still everything.
+    AdminNoScopesClaim,
     Own,
     Other,
+    /// A tenant token without a `scopes` claim: nothing (scopes fail closed).
     NoScopesClaim,
     ReadOnly,
     WrongScope,
@@ -28,8 +31,9 @@ enum Who {
     NoToken,
 }
 
-const EVERYONE: [Who; 12] = [
+const EVERYONE: [Who; 13] = [
     Who::Admin,
+    Who::AdminNoScopesClaim,
     Who::Own,
     Who::Other,
     Who::NoScopesClaim,
@@ -71,8 +75,8 @@ enum Transport {
 /// What a cell must answer: `None` = allowed.
 fn expected(who: Who, rpc: Rpc) -> Option<Code> {
     use Who::{
-        Admin, AlgNone, Expired, NoScopesClaim, NoToken, Other, Own, ReadOnly, Refresh,
-        WrongAudience, WrongKey, WrongScope,
+        Admin, AdminNoScopesClaim, AlgNone, Expired, NoScopesClaim, NoToken, Other, Own, ReadOnly,
+        Refresh, WrongAudience, WrongKey, WrongScope,
     };
     match (who, rpc) {
         (Expired | Refresh | WrongKey | WrongAudience | AlgNone | NoToken, _) => {
@@ -80,12 +84,12 @@ fn expected(who: Who, rpc: Rpc) -> Option<Code> {
         }
         // Missing scope; creating for another tenant; verifying into a
         // target (bob) that is not alice's to receive her data.
-        (WrongScope, _)
+        (WrongScope | NoScopesClaim, _)
         | (ReadOnly, Rpc::Create | Rpc::Restore | Rpc::Verify | Rpc::Delete)
         | (Other, Rpc::Create)
-        | (Own | NoScopesClaim, Rpc::Verify) => Some(Code::PermissionDenied),
+        | (Own, Rpc::Verify) => Some(Code::PermissionDenied),
         (Other, Rpc::Get | Rpc::Restore | Rpc::Verify | Rpc::Delete) => Some(Code::NotFound),
-        (Admin | Own | NoScopesClaim | ReadOnly | Other, _) => None,
+        (Admin | AdminNoScopesClaim | Own | ReadOnly | Other, _) => None,
     }
 }
 
@@ -96,7 +100,8 @@ fn token(d: &TestDaemon, who: Who) -> String {
         Who::Admin => return d.token("root", &["admin"], Some(&["*"])),
         Who::Own => {}
         Who::Other => return d.token("bob", &[], Some(rw)),
-        Who::NoScopesClaim => return d.token("alice", &[], None),
+        Who::NoScopesClaim => return d.token_without_scopes("alice", &[]),
+        Who::AdminNoScopesClaim => return d.token_without_scopes("root", &["admin"]),
         Who::ReadOnly => return d.token("alice", &[], Some(&["backups:read"])),
         Who::WrongScope => return d.token("alice", &[], Some(&["metrics:read"])),
         Who::Expired => {
@@ -278,7 +283,10 @@ async fn matrix_daemon() -> (
     t.create_db("app");
     t.psql("app", "CREATE TABLE x(i int); INSERT INTO x VALUES (1)");
     let dir = tempfile::tempdir().unwrap();
-    let config = config_for(dir.path(), &[("alice", &t), ("bob", &bob)]);
+    let config = with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &bob)]),
+        "bob",
+    );
     let backups = config.backup_dir.clone();
     let d = TestDaemon::start(&config).await;
     (t, bob, dir, backups, d)
@@ -326,7 +334,7 @@ async fn every_caller_every_rpc_every_transport() {
                         let users =
                             got.unwrap_or_else(|e| panic!("{cell}: expected success, got {e:?}"));
                         if rpc == Rpc::List {
-                            let own = if who == Who::Admin {
+                            let own = if matches!(who, Who::Admin | Who::AdminNoScopesClaim) {
                                 None
                             } else {
                                 Some(if who == Who::Other { "bob" } else { "alice" })
@@ -371,7 +379,7 @@ async fn every_caller_every_rpc_every_transport() {
             }
         }
     }
-    assert_eq!(cells, 144);
+    assert_eq!(cells, 2 * EVERYONE.len() * RPCS.len());
     // The fixture backup survived every denied delete.
     c.get_backup(authed(proto::GetBackupRequest { id: alice_id }, &admin))
         .await
@@ -498,7 +506,7 @@ async fn every_caller_every_tool_over_mcp() {
                             .map(|x| x["username"].as_str().unwrap())
                             .collect();
                         match who {
-                            Who::Admin => assert!(!users.is_empty()),
+                            Who::Admin | Who::AdminNoScopesClaim => assert!(!users.is_empty()),
                             Who::Other => assert!(users.is_empty(), "{cell}: {users:?}"),
                             _ => assert!(
                                 !users.is_empty() && users.iter().all(|u| *u == "alice"),
@@ -539,6 +547,6 @@ async fn every_caller_every_tool_over_mcp() {
             );
         }
     }
-    assert_eq!(cells, 72);
+    assert_eq!(cells, EVERYONE.len() * RPCS.len());
     d.stop().await;
 }

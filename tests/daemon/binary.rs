@@ -83,7 +83,7 @@ impl Daemon {
 
 pub(crate) fn token(username: &str, roles: &[&str]) -> String {
     let out = Command::new(BIN)
-        .args(["token", "mint", "--username", username, "--ttl", "10m"])
+        .args(["token", "mint", "--username", username, "--ttl", "10min"])
         .args(if roles.is_empty() {
             vec![]
         } else {
@@ -430,6 +430,20 @@ fn tokens_never_outlive_the_configured_maximum_and_completions_print() {
     assert!(!too_long.status.success());
     assert!(String::from_utf8_lossy(&too_long.stderr).contains("maximum"));
     assert!(too_long.stdout.is_empty(), "no token printed");
+    // Overflowing lifetimes are refused, never wrapped into a short or
+    // negative one; `m` (months everywhere) is ambiguous for a lifetime.
+    for (ttl, why) in [
+        ("4000000000d", "out of range"),
+        ("357913942y", "out of range"),
+        ("99999999999999999999s", "out of range"),
+        ("15m", "min for minutes"),
+    ] {
+        let out = mint(ttl);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(why), "{ttl}: {err}");
+        assert!(out.stdout.is_empty(), "{ttl}: no token printed");
+    }
+    assert!(mint("15min").status.success());
 
     let out = Command::new(BIN)
         .args(["completions", "bash"])

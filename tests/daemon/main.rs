@@ -9,15 +9,18 @@ mod support;
 
 mod authz;
 mod binary;
+mod boundary;
+mod hostile_clients;
 mod metrics;
 mod notify;
 mod paging;
 mod rest;
+mod tenant_names;
 mod ui;
 
 use containarium::proto;
 use support::daemon::{TestDaemon, authed};
-use support::{Tenant, config_for, fingerprint, seed};
+use support::{Tenant, config_for, fingerprint, seed, with_scratch};
 use tonic::Code;
 
 fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
@@ -33,13 +36,50 @@ fn local(username: &str, database: &str) -> proto::CreateBackupRequest {
     }
 }
 
+type Client = proto::backup_service_client::BackupServiceClient<tonic::transport::Channel>;
+
+/// Backs up one database over gRPC and returns its record.
+async fn backup_one(
+    c: &mut Client,
+    req: proto::CreateBackupRequest,
+    token: &str,
+) -> proto::BackupRecord {
+    c.create_backup(authed(req, token))
+        .await
+        .unwrap()
+        .into_inner()
+        .record
+        .unwrap()
+}
+
+/// Restore-tests `id` into `target` over gRPC.
+async fn verify_into(
+    c: &mut Client,
+    id: &str,
+    target: &str,
+    token: &str,
+) -> Result<proto::VerifyBackupResponse, tonic::Status> {
+    let req = proto::VerifyBackupRequest {
+        id: id.into(),
+        target_username: target.into(),
+        connection: None,
+    };
+    c.verify_backup(authed(req, token))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_rpc_over_grpc() {
     let (t, scratch) = (Tenant::start(), Tenant::start());
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &scratch)]),
+        "bob",
+    ))
+    .await;
     let mut c = d.grpc_client().await;
     let tok = d.token("alice", &[], None);
 

@@ -4,7 +4,7 @@
 use prometheus_parse::{Scrape, Value};
 
 use crate::support::daemon::{TestDaemon, authed};
-use crate::support::{Tenant, config_for};
+use crate::support::{Tenant, config_for, with_scratch};
 
 fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     scrape
@@ -27,35 +27,20 @@ async fn metrics_count_creates_failures_and_verifications() {
         "CREATE TABLE x AS SELECT generate_series(1, 1000) AS i",
     );
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(
-        dir.path(),
-        &[("alice", &t), ("scratch", &scratch)],
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("scratch", &scratch)]),
+        "scratch",
     ))
     .await;
     let admin = d.admin();
     let mut c = d.grpc_client().await;
-    let rec = c
-        .create_backup(authed(crate::local("alice", "app"), &admin))
-        .await
-        .unwrap()
-        .into_inner()
-        .record
-        .unwrap();
+    let rec = crate::backup_one(&mut c, crate::local("alice", "app"), &admin).await;
     c.create_backup(authed(crate::local("alice", "nope"), &admin))
         .await
         .unwrap_err();
-    let v = c
-        .verify_backup(authed(
-            containarium::proto::VerifyBackupRequest {
-                id: rec.id.clone(),
-                target_username: "scratch".into(),
-                connection: None,
-            },
-            &admin,
-        ))
+    let v = crate::verify_into(&mut c, &rec.id, "scratch", &admin)
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
 
     let http = reqwest::Client::new();
     let resp = http

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::support::daemon::TestDaemon;
-use crate::support::{Tenant, config_for, fingerprint, seed};
+use crate::support::{Tenant, config_for, fingerprint, seed, with_scratch};
 
 struct Rest {
     http: reqwest::Client,
@@ -113,6 +113,12 @@ const RECORD_KEYS: &[&str] = &[
     "engine",
     "lastVerification",
     "relationCount",
+    // Additive: how the stored bytes encode the archive (the byte path).
+    "stages",
+    "rawSizeBytes",
+    "compression",
+    "encryption",
+    "recipients",
     "lockedUntil",
 ];
 
@@ -123,7 +129,11 @@ async fn every_rpc_over_rest_in_gateway_json() {
     t.create_db("app");
     seed(&t, "app", "alice");
     let dir = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start(&config_for(dir.path(), &[("alice", &t), ("bob", &scratch)])).await;
+    let d = TestDaemon::start(&with_scratch(
+        config_for(dir.path(), &[("alice", &t), ("bob", &scratch)]),
+        "bob",
+    ))
+    .await;
     let http = reqwest::Client::new();
     let health = http.get(d.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
@@ -247,10 +257,22 @@ async fn every_rpc_over_rest_in_gateway_json() {
     let (_, got) = r
         .call(Method::GET, &format!("/v1/backups/{id}"), &tok, None)
         .await;
+    // The tenant's get shows the same verification without the scratch
+    // side's container, database and role names.
+    let seen = &got["record"]["lastVerification"];
+    assert_eq!(seen["result"], ver["result"], "get shows the verification");
+    assert_eq!(seen["checks"].as_array().unwrap().len(), 6, "{seen}");
     assert_eq!(
-        got["record"]["lastVerification"], *ver,
-        "get shows the verification"
+        (
+            seen["targetContainer"].as_str(),
+            seen["scratchDatabase"].as_str()
+        ),
+        (Some(""), Some(""))
     );
+    let shown = seen.to_string();
+    for hidden in [&ver["targetContainer"], &ver["scratchDatabase"]] {
+        assert!(!shown.contains(hidden.as_str().unwrap()), "{shown}");
+    }
 
     // Errors: shape, gRPC code number and HTTP status.
     let (s, v) = r

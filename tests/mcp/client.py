@@ -3,6 +3,7 @@ over stdio to a command it launches.
 
 Usage: client.py URL, or client.py -- COMMAND ARGS..., with a JSON job on stdin:
   {"token": "<JWT>" | null, "mode": "auto" | "legacy", "env": {...} (stdio),
+   "ca": "<CA PEM path>" (https URLs),
    "calls": [{"list_tools": true} | {"tool": NAME, "args": {...}}, ...]}
 Prints one JSON object: {"protocol_version": ..., "results": [...]}, each
 result in MCP wire form (camelCase), or {"exception": ...} for a call the
@@ -11,6 +12,7 @@ server refused at the protocol level. The token travels on stdin, never argv.
 
 import asyncio
 import json
+import ssl
 import sys
 
 import httpx2
@@ -45,7 +47,10 @@ async def over_http(url, job):
     headers = {}
     if job.get("token"):
         headers["Authorization"] = f"Bearer {job['token']}"
-    async with httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http:
+    verify = ssl.create_default_context(cafile=job["ca"]) if job.get("ca") else True
+    async with httpx2.AsyncClient(
+        headers=headers, verify=verify, timeout=httpx2.Timeout(30, read=300)
+    ) as http:
         return await drive(streamable_http_client(url, http_client=http), job)
 
 

@@ -89,10 +89,17 @@ impl Daemon {
         }
     }
 
-    /// An access token for `user`; `scopes: None` is unrestricted.
+    /// An access token for `user`; `scopes: None` mints every scope (`*`),
+    /// as `token mint` does without `--scopes`.
     pub fn token(&self, user: &str, admin: bool, scopes: Option<&[&str]>) -> String {
         let roles = if admin { vec!["admin".into()] } else { vec![] };
-        let scopes = scopes.map(|s| s.iter().map(|x| (*x).to_string()).collect());
+        let scopes = Some(
+            scopes
+                .unwrap_or(&["*"])
+                .iter()
+                .map(|x| (*x).to_string())
+                .collect(),
+        );
         self.keys
             .mint(&jwt::access_claims(user, roles, scopes, 600))
             .unwrap()

@@ -59,10 +59,11 @@ async fn backups_round_trip_through_a_real_mcp_client() {
         "{}",
         text(&r[0])
     );
-    let admin = Credentials::Bearer(d.token("root", true, None));
+    // The same record as the in-process API shows it to the same tenant.
+    let as_alice = Credentials::Bearer(alice.clone());
     let via_api = d
         .service
-        .get_backup(&admin, proto::GetBackupRequest { id: id.clone() })
+        .get_backup(&as_alice, proto::GetBackupRequest { id: id.clone() })
         .await
         .unwrap();
     assert_eq!(*record, serde_json::to_value(via_api).unwrap()["record"]);

@@ -7,10 +7,12 @@
 mod support;
 
 mod concurrency;
+mod disk;
 mod failures;
 mod layout;
 mod prune;
 mod secrets;
+mod stages;
 mod verify;
 
 use containarium::Code;
@@ -202,6 +204,8 @@ async fn host_driver_runs_for_real() {
         "staging".into(),
         TenantConfig {
             driver: Some(Driver::Host),
+            // A socket path on the shared host must be allowed by name.
+            allowed_hosts: vec![t.sock().display().to_string()],
             ..TenantConfig::default()
         },
     );

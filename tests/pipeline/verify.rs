@@ -12,7 +12,7 @@ fn seeded_pair() -> (Tenant, Tenant, Harness) {
     let (src, dst) = (Tenant::start(), Tenant::start());
     src.create_db("app");
     seed(&src, "app", "alice");
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
+    let h = Harness::with_scratch_tenant(&[("alice", &src), ("scratch", &dst)], "scratch");
     (src, dst, h)
 }
 
@@ -47,7 +47,7 @@ async fn a_good_dump_passes_every_check_and_leaves_nothing() {
         "app",
         "CREATE ROLE app_owner; ALTER TABLE people OWNER TO app_owner",
     ); // absent on the target
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
+    let h = Harness::with_scratch_tenant(&[("alice", &src), ("scratch", &dst)], "scratch");
     let r = h.backup("alice", "app").await;
     assert_eq!(r.row_counts.as_ref().unwrap()["public.people"], 500);
 
@@ -163,7 +163,7 @@ async fn a_target_without_the_extension_fails_the_restore_check() {
             ext.0
         ),
     );
-    let h = Harness::new(&[("alice", &src), ("scratch", &dst)]);
+    let h = Harness::with_scratch_tenant(&[("alice", &src), ("scratch", &dst)], "scratch");
     let r = h.backup("alice", "app").await;
     drop(ext); // the target's server no longer has it
 
@@ -220,7 +220,10 @@ async fn refusals_happen_before_anything_runs() {
     t.create_db("app");
     let dir = tempfile::tempdir().unwrap();
     // Two tenant names, one container: the target resolves to the source.
-    let mut config = crate::support::config_for(dir.path(), &[("alice", &t), ("alias", &t)]);
+    let mut config = crate::support::with_scratch(
+        crate::support::config_for(dir.path(), &[("alice", &t), ("alias", &t)]),
+        "alias",
+    );
     config.max_concurrent = 2;
     let h = Harness::with_config(dir, config);
     let r = h.backup("alice", "app").await;

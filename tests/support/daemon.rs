@@ -2,7 +2,6 @@
 //! with a test secret, stopped through its shutdown future.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use containarium::auth::Authenticator;
 use containarium::auth::jwt::{self, Claims, Keys};
@@ -28,16 +27,18 @@ pub struct TestDaemon {
 impl TestDaemon {
     pub async fn start(config: &Config) -> Self {
         let keys = Keys::new(SECRET).unwrap();
-        let service = BackupService::new(config, Authenticator::Jwt(keys.clone())).unwrap();
+        Self::start_with(config, Authenticator::Jwt(keys)).await
+    }
+
+    /// With `auth` (e.g. `Authenticator::Disabled`, as `--insecure-no-auth`).
+    pub async fn start_with(config: &Config, auth: Authenticator) -> Self {
+        let keys = Keys::new(SECRET).unwrap();
+        let service = BackupService::new(config, auth).unwrap();
         let grpc_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let http_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (grpc, http) = (grpc_l.local_addr().unwrap(), http_l.local_addr().unwrap());
         let (tx, rx) = oneshot::channel();
-        let options = Options {
-            max_body_bytes: config.server.max_body_bytes,
-            grace: Duration::from_secs(config.shutdown_grace_secs),
-            tls: containarium::server::Tls::from_config(&config.server).unwrap(),
-        };
+        let options = Options::from_config(config).unwrap();
         let handle = tokio::spawn(server::serve(
             service.clone(),
             grpc_l,
@@ -57,10 +58,23 @@ impl TestDaemon {
         }
     }
 
-    /// An access token for `username`, valid for an hour.
+    /// An access token for `username`, valid for an hour. `scopes: None`
+    /// mints every scope (`*`), as `token mint` does without `--scopes`; a
+    /// token with no scopes claim at all comes from [`Self::claims`].
     pub fn token(&self, username: &str, roles: &[&str], scopes: Option<&[&str]>) -> String {
         self.keys
-            .mint(&Self::claims(username, roles, scopes))
+            .mint(&Self::claims(
+                username,
+                roles,
+                Some(scopes.unwrap_or(&["*"])),
+            ))
+            .unwrap()
+    }
+
+    /// A token whose claims have no `scopes` at all.
+    pub fn token_without_scopes(&self, username: &str, roles: &[&str]) -> String {
+        self.keys
+            .mint(&Self::claims(username, roles, None))
             .unwrap()
     }
 
@@ -81,6 +95,35 @@ impl TestDaemon {
         BackupServiceClient::connect(format!("http://{}", self.grpc))
             .await
             .unwrap()
+    }
+
+    /// Creates a local backup of `tenant`'s `database` over gRPC as `token`;
+    /// its record.
+    pub async fn backup(
+        &self,
+        tenant: &str,
+        database: &str,
+        token: &str,
+    ) -> containarium::proto::BackupRecord {
+        let req = containarium::proto::CreateBackupRequest {
+            username: tenant.into(),
+            connection: Some(containarium::proto::PgConnection {
+                database: database.into(),
+                ..Default::default()
+            }),
+            destination: containarium::proto::BackupDestination::Local.into(),
+            ..Default::default()
+        };
+        let mut created = self
+            .grpc_client()
+            .await
+            .create_backup(authed(req, token))
+            .await
+            .unwrap()
+            .into_inner()
+            .records;
+        assert_eq!(created.len(), 1, "{created:?}");
+        created.remove(0)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -2,6 +2,7 @@
 //! content fingerprints to compare databases row for row.
 #![allow(dead_code)]
 
+pub mod certs;
 pub mod daemon;
 pub mod emulators;
 pub mod mcp_client;
@@ -115,10 +116,28 @@ pub fn config_for(dir: &std::path::Path, tenants: &[(&str, &Tenant)]) -> Config 
     config
 }
 
+/// Declares `name` a scratch tenant (`scratch = true`): the only kind a
+/// restore test may target.
+pub fn with_scratch(mut config: Config, name: &str) -> Config {
+    config
+        .tenants
+        .get_mut(name)
+        .unwrap_or_else(|| panic!("{name} is not a tenant of this config"))
+        .scratch = true;
+    config
+}
+
 impl Harness {
     pub fn new(tenants: &[(&str, &Tenant)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let config = config_for(dir.path(), tenants);
+        Self::with_config(dir, config)
+    }
+
+    /// Like [`Harness::new`], with `scratch` declared a scratch tenant.
+    pub fn with_scratch_tenant(tenants: &[(&str, &Tenant)], scratch: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = with_scratch(config_for(dir.path(), tenants), scratch);
         Self::with_config(dir, config)
     }
 
@@ -214,5 +233,6 @@ pub fn synthetic_record(
         relation_count: None,
         row_counts: None,
         locked_until: None,
+        encoding: containarium::catalog::Encoding::default(),
     }
 }

@@ -8,7 +8,8 @@ use super::format;
 use super::remote::Session;
 use crate::proto;
 
-/// Durations: `h` hours, `d` days, `m` months, `y` years (`26h`, `100d`).
+/// Durations as everywhere (`26h`, `100d`, `90min`): y years, m months
+/// (restic's meaning), d days, h hours, min minutes, s seconds.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The newest backup of each database must be younger than this.

@@ -117,6 +117,15 @@ pub fn record_row(r: &proto::BackupRecord) -> Vec<String> {
     ]
 }
 
+/// `age → age1…, age1…`, or `-` for a dump in clear.
+fn encryption(r: &proto::BackupRecord) -> String {
+    if r.encryption.is_empty() {
+        "-".into()
+    } else {
+        format!("{} → {}", r.encryption, r.recipients.join(", "))
+    }
+}
+
 /// The `backup list` table.
 pub fn records_table(records: &[proto::BackupRecord]) -> String {
     let rows: Vec<_> = records.iter().map(record_row).collect();
@@ -143,6 +152,8 @@ pub fn record_detail(r: &proto::BackupRecord) -> String {
         ("location", dash(&r.location).into()),
         ("engine", engine(r.engine)),
         ("relations", relations),
+        ("stages", dash(&r.stages.join(" → ")).to_string()),
+        ("encryption", encryption(r)),
         ("locked", locked(&r.locked_until)),
         ("verified", verified(r.last_verification.as_ref())),
     ];

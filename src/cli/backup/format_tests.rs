@@ -122,12 +122,20 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "location:    /var/lib/containarium/backups/alice-app-20260605T130405Z.dump\n",
         "engine:      postgres\n",
         "relations:   -\n",
+        "stages:      -\n",
+        "encryption:  -\n",
         "locked:      -\n",
         "verified:    never\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 12);
+    assert_eq!(d.lines().count(), 14);
+    r.stages = vec!["zstd".into(), "age".into()];
+    r.encryption = "age".into();
+    r.recipients = vec!["age1x".into()];
+    let d = record_detail(&r);
+    assert!(d.contains("stages:      zstd → age\n"), "{d}");
+    assert!(d.contains("encryption:  age → age1x\n"), "{d}");
 }
 
 #[test]

@@ -39,7 +39,7 @@ pub struct Args {
     /// Keep the newest backup of each of the N newest years.
     #[arg(long, default_value_t = 0)]
     keep_yearly: i32,
-    /// Keep every backup younger than this (e.g. 30d).
+    /// Keep every backup younger than this (e.g. 30d; m = months, min = minutes).
     #[arg(long)]
     keep_within: Option<String>,
     /// Keep the newest backup of each hour within this duration.

@@ -1,5 +1,18 @@
-//! Bytes flow once: from a reader through SHA-256 and a byte counter into a
-//! sink. Memory stays at one buffer whatever the dump's size.
+//! Bytes flow once: from pg_dump's stdout through an ordered list of stages
+//! (compress, encrypt: see [`Pipeline`]) and SHA-256 into a store, and back
+//! through the inverse stages into pg_restore. Memory stays at a few buffers
+//! whatever the dump's size. Create, restore and verify see only the
+//! pipeline, never a codec: a new stage is one file here and one line in
+//! [`pipeline`].
+
+mod age;
+mod config;
+mod pipeline;
+mod tap;
+mod zstd;
+
+pub use config::{Compression, DumpConfig, DumpPolicy};
+pub use pipeline::{Encoded, Keys, Pipeline, decode, hand_restore};
 
 use bytes::Bytes;
 use sha2::{Digest as _, Sha256};
@@ -8,7 +21,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use crate::store::ObjectWriter;
 use crate::{Error, Result};
 
-const CHUNK: usize = 256 * 1024;
+/// The block size of every copy on the byte path.
+pub const CHUNK: usize = 256 * 1024;
 
 /// What the bytes that passed were.
 #[derive(Debug, Clone, PartialEq, Eq)]
