@@ -14,7 +14,7 @@ async fn the_rest_client_ignores_fields_a_newer_daemon_adds() {
         "createdAt": "2026-06-05T13:04:07Z", "sizeBytes": "41231", "sha256": "9f2c",
         "destination": "BACKUP_DESTINATION_LOCAL", "location": "/b/x.dump",
         "engine": "BACKUP_ENGINE_POSTGRES", "lastVerification": null,
-        "compression": {"codec": "zstd", "level": 3}, "tags": ["nightly"]
+        "replication": {"codec": "zstd", "level": 3}, "tags": ["nightly"]
     });
     let body = json!({"records": [record], "warnings": [], "shardHint": "abc"});
     let app = axum::Router::new().route(
