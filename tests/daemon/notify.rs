@@ -73,6 +73,9 @@ fn is(v: &Value, event: &str, tenant: &str, database: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn failures_staleness_and_recoveries_reach_a_receiver_that_was_down() {
     let (alice, bob) = (Tenant::start(), Tenant::start());
+    // Restore tests go only into a container declared scratch; bob stays a
+    // plain tenant so that its staleness is watched.
+    let scratch = Tenant::start();
     alice.create_db("app");
     seed(&alice, "app", "alice");
     let (all, slack) = (Receiver::default(), Receiver::default());
@@ -85,8 +88,9 @@ async fn failures_staleness_and_recoveries_reach_a_receiver_that_was_down() {
         "[[notify]]\nurl = \"{all_url}\"\n\
          [[notify]]\nurl = \"{slack_url}\"\nformat = \"slack\"\nevents = [\"stale\", \"recovered\"]\n\
          [freshness]\nmax-age = \"26h\"\ncheck-interval-secs = 1\n\
-         [tenants.bob]\ndriver = \"netns\"\ncontainer = \"{}\"\n",
-        bob.netns
+         [tenants.bob]\ndriver = \"netns\"\ncontainer = \"{}\"\n\
+         [tenants.scratch]\ndriver = \"netns\"\ncontainer = \"{}\"\nscratch = true\n",
+        bob.netns, scratch.netns
     );
     let cfg = config_file(dir.path(), &alice.netns, &extra);
     let printed = Command::new(BIN)
@@ -190,7 +194,7 @@ async fn failures_staleness_and_recoveries_reach_a_receiver_that_was_down() {
     std::fs::write(&dump, bytes).unwrap();
     let r = post(
         format!("/v1/backups/{id}/verify"),
-        json!({"targetUsername": "bob"}),
+        json!({"targetUsername": "scratch"}),
     )
     .await
     .unwrap();
