@@ -102,8 +102,17 @@ impl From<ListArgs> for proto::ListBackupsRequest {
     }
 }
 
-impl From<ListArgs> for proto::ListOperationsRequest {
-    fn from(a: ListArgs) -> Self {
+/// The running operations take no paging: they are few and short-lived.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OperationsArgs {
+    /// Only this tenant's operations. Omitted: every tenant's for an admin; a
+    /// non-admin always sees only their own.
+    pub username: Option<String>,
+}
+
+impl From<OperationsArgs> for proto::ListOperationsRequest {
+    fn from(a: OperationsArgs) -> Self {
         Self {
             username: a.username.unwrap_or_default(),
         }

@@ -8,7 +8,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 
 use super::Tools;
-use super::args::{CreateArgs, IdArgs, ListArgs, RestoreArgs, VerifyArgs};
+use super::args::{CreateArgs, IdArgs, ListArgs, OperationsArgs, RestoreArgs, VerifyArgs};
 use super::reply::reply;
 
 #[tool_router(vis = "pub(super)")]
@@ -103,7 +103,7 @@ impl Tools {
     )]
     async fn list_operations(
         &self,
-        Parameters(args): Parameters<ListArgs>,
+        Parameters(args): Parameters<OperationsArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> CallToolResult {
         let creds = self.credentials(&ctx);
