@@ -16,6 +16,7 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 mod error;
+pub mod fault;
 pub mod grpc;
 pub mod mcp;
 pub mod metrics;

@@ -9,11 +9,13 @@
 
 mod id;
 mod index;
+mod intent;
 mod page;
 mod record;
 mod watch;
 
 pub use id::{make_id, validate_id, validate_name};
+pub use intent::{DumpPlace, Intent, Kind, Leftover, Marker};
 pub use page::{MAX_PAGE_SIZE, PageRequest};
 pub use record::{
     Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, rfc3339,
@@ -207,6 +209,11 @@ impl Catalog {
         blocking(move || shared.put(record)).await
     }
 
+    /// Whether a sidecar of `id` is on disk (readable or not).
+    pub fn has_sidecar(&self, id: &str) -> bool {
+        validate_id(id).is_ok() && self.shared.meta_path(id).exists()
+    }
+
     /// The record of `id`, from the index.
     ///
     /// # Errors
@@ -342,6 +349,7 @@ impl Shared {
         let path = self.meta_path(&record.id);
         let temp = temp_path(&path);
         let json = encode(&record)?;
+        let replacing = path.exists();
         let write = || -> std::io::Result<()> {
             use std::io::Write;
             let mut f = create_private(&temp)?;
@@ -353,7 +361,18 @@ impl Shared {
             let _ = std::fs::remove_file(&temp);
             return Err(Error::from(e).context(format!("writing {}", path.display())));
         }
-        sync_dir(&self.dir)?;
+        if let Err(e) = sync_dir(&self.dir) {
+            // The rename is visible but not provably durable. A new record
+            // is taken back, so an error means no record (and its caller
+            // removes the dump); a replaced one is a whole record either
+            // way, and the index follows the disk.
+            if replacing || std::fs::remove_file(&path).is_err() {
+                self.write().upsert(record);
+            } else {
+                let _ = sync_dir(&self.dir);
+            }
+            return Err(e);
+        }
         self.write().upsert(record);
         Ok(())
     }

@@ -178,8 +178,13 @@ impl Args {
             return Ok(ExitCode::SUCCESS);
         }
         init_logging(self.log_format);
+        crate::fault::init_from_env()?;
         let auth = self.authenticator(&config)?;
         let service = BackupService::new(&config, auth)?;
+        let recovery = service.recover().await?;
+        if !recovery.unresolved.is_empty() {
+            tracing::warn!(unresolved = ?recovery.unresolved, "recovery left these as they are");
+        }
         for leftover in service.catalog().sweep_leftovers()? {
             tracing::info!(file = %leftover.display(), "removed a leftover of an interrupted operation");
         }

@@ -9,8 +9,9 @@ use futures::StreamExt;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
+use crate::catalog::{self, Destination, DumpPlace, Engine, Intent, META, Record, validate_name};
 use crate::engine::{self, PgConn};
+use crate::fault::{self, Phase};
 use crate::notify::Event;
 use crate::runtime::Target;
 use crate::store::Store;
@@ -98,6 +99,7 @@ impl BackupService {
             let target = self.reach(&req.tenant, &conn)?;
             let r = self
                 .dump_one(
+                    &who.subject,
                     &target,
                     &req.tenant,
                     &conn,
@@ -124,7 +126,7 @@ impl BackupService {
                     };
                     let mut one = CreateOutcome::default();
                     let r = self
-                        .dump_all(&tenant, conn, store, destination, &prefix, &mut one)
+                        .dump_all(who, &tenant, conn, store, destination, &prefix, &mut one)
                         .await;
                     (tenant, r, one)
                 })
@@ -164,8 +166,10 @@ impl BackupService {
     }
 
     /// Every database of one tenant; per-database failures go to `out`.
+    #[allow(clippy::too_many_arguments)] // who asked, and one tenant's every coordinate
     async fn dump_all(
         &self,
+        who: &Principal,
         tenant: &str,
         conn: &PgConn,
         store: &dyn Store,
@@ -185,7 +189,7 @@ impl BackupService {
         for db in databases {
             let result = match validate_name("database", &db) {
                 Ok(()) => {
-                    self.dump_one(&target, tenant, conn, &db, store, destination)
+                    self.dump_one(&who.subject, &target, tenant, conn, &db, store, destination)
                         .await
                 }
                 Err(e) => Err(e),
@@ -202,8 +206,10 @@ impl BackupService {
     }
 
     /// One database, announcing a failure (and a recovery) to the webhooks.
+    #[allow(clippy::too_many_arguments)] // who asked, and one database's every coordinate
     async fn dump_one(
         &self,
+        subject: &str,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
@@ -212,7 +218,7 @@ impl BackupService {
         destination: Destination,
     ) -> Result<Record> {
         let r = self
-            .dump(target, tenant, conn, database, store, destination)
+            .dump(subject, target, tenant, conn, database, store, destination)
             .await;
         match &r {
             Ok(_) => self
@@ -225,8 +231,10 @@ impl BackupService {
     }
 
     /// One database: reserve an id, dump, commit, index.
+    #[allow(clippy::too_many_arguments)] // one database's every coordinate
     async fn dump(
         &self,
+        subject: &str,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
@@ -250,10 +258,21 @@ impl BackupService {
             .operations
             .start("create", tenant, database, &id, 0);
         let key = format!("{id}.dump");
+        reservation.note(&Intent {
+            action: "create".into(),
+            subject: subject.to_string(),
+            tenant: tenant.into(),
+            database: database.into(),
+            place: Some(DumpPlace {
+                destination,
+                location: store.location(&key),
+            }),
+        })?;
         let pipeline = self.inner.dump.pipeline(tenant)?;
         // One retention for the dump and its sidecar, recorded with them.
         let locked_until = store.lock_period().map(crate::store::retain_until);
-        let mut writer = store.writer_locked(&key, locked_until).await?;
+        let writer = store.writer_locked(&key, locked_until).await?;
+        let mut writer = fault::after_first_write(Phase::DuringDump, writer);
         // Everything that talks to the tenant runs under the deadline: a
         // tenant holding a lock stalls the manifest queries as well as
         // pg_dump. Cut off, the children are killed as the future drops.
@@ -313,10 +332,14 @@ impl BackupService {
                 "pg_dump of {tenant}/{database} exited 0 but produced an empty archive"
             )));
         }
+        if destination != Destination::Local {
+            fault::point(Phase::DuringBucketComplete).await;
+        }
         writer
             .commit()
             .await
             .map_err(|e| e.context(format!("storing the dump of {tenant}/{database}")))?;
+        fault::point(Phase::AfterDumpCommitBeforeSidecar).await;
         let record = Record {
             id: id.clone(),
             username: tenant.into(),
@@ -345,8 +368,15 @@ impl BackupService {
                 let _ = store.delete(&key).await;
                 return Err(e.context(format!("writing the sidecar of {id} beside its dump")));
             }
+            fault::point(Phase::AfterSidecarBeforeRecord).await;
         }
         if let Err(e) = self.inner.catalog.put(&record).await {
+            if self.inner.catalog.has_sidecar(&id) {
+                // Written but not provably durable (the directory fsync
+                // failed): the record stands, so its dump must stay too.
+                tracing::warn!(%id, error = %e, "the record of a failed create stays; its dump is kept");
+                return Err(e);
+            }
             // An object without a record is invisible; don't leave it behind.
             if remote {
                 let _ = store.delete(&format!("{id}{META}")).await;

@@ -2,7 +2,8 @@
 
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::{Destination, Listing, META, Page, PageRequest, Record};
+use crate::catalog::{Destination, Intent, Kind, Listing, META, Page, PageRequest, Record};
+use crate::fault::Phase;
 use crate::{Code, Error, Result};
 
 /// How a backup under a bucket lock is named to callers.
@@ -96,15 +97,24 @@ impl BackupService {
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
-            svc.remove(&record).await
+            svc.remove(&record, "delete", &who.subject, Phase::DuringDelete)
+                .await
         })
         .await
     }
 
     /// Removes a record's dump, then (for buckets) the sidecar and the
     /// verification objects beside it, then the record. A dump already gone (lifecycle rules, manual
-    /// cleanup) still lets the record go. Call with the id locked.
-    pub(super) async fn remove(&self, record: &crate::catalog::Record) -> Result<String> {
+    /// cleanup) still lets the record go. Call with the id locked. A crash
+    /// part-way leaves a marker that start-up recovery finishes the removal
+    /// from; `phase` names this point for the fault matrix.
+    pub(super) async fn remove(
+        &self,
+        record: &crate::catalog::Record,
+        action: &str,
+        subject: &str,
+        phase: Phase,
+    ) -> Result<String> {
         let id = &record.id;
         if let Some(until) = record.locked_at(chrono::Utc::now()) {
             return Err(Error::precondition(format!(
@@ -115,6 +125,17 @@ impl BackupService {
         }
         let store = self.store_of(record)?;
         let dump = format!("{id}.dump");
+        let _removal = self.inner.catalog.begin(
+            id,
+            Kind::Removal,
+            &Intent {
+                action: action.into(),
+                subject: subject.into(),
+                tenant: record.username.clone(),
+                database: record.database.clone(),
+                place: None,
+            },
+        )?;
         let note = match store.delete(&dump).await {
             Ok(()) => String::new(),
             Err(e) if e.code == Code::NotFound => {
@@ -122,6 +143,7 @@ impl BackupService {
             }
             Err(e) => return Err(e.context(format!("deleting the dump of {id}"))),
         };
+        crate::fault::point(phase).await;
         if record.destination != Destination::Local {
             let mut beside = store.list(&crate::catalog::verification_prefix(id)).await?;
             beside.push(format!("{id}{META}"));

@@ -11,6 +11,7 @@ mod manage;
 mod operations;
 mod prune;
 mod rebuild;
+mod recover;
 mod refusals;
 mod requests;
 mod restore;
@@ -26,6 +27,7 @@ pub use gate::{Gate, gate};
 pub use operations::{Operation, RecentFailure};
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
+pub use recover::Recovery;
 pub use requests::{Connection, CreateRequest, RestoreRequest};
 pub use verify::VerifyRequest;
 

@@ -114,7 +114,15 @@ impl BackupService {
                         .push((record, vec!["in use by a running restore or verify".into()]));
                     continue;
                 };
-                match self.remove(&record).await {
+                match self
+                    .remove(
+                        &record,
+                        "prune",
+                        &who.subject,
+                        crate::fault::Phase::DuringPrune,
+                    )
+                    .await
+                {
                     Ok(_) => out.removed.push(record),
                     Err(e) => out.failures.push(format!("{}: {}", record.id, e.message)),
                 }

@@ -160,6 +160,21 @@ impl BackupService {
                     continue;
                 }
             };
+            if drop_vanished {
+                crate::fault::point(crate::fault::Phase::DuringSync).await;
+            }
+            // Under the id's lock, as delete and verify change a record: a
+            // sync neither brings back a record deleted since the listing
+            // nor overwrites a verification that finished since.
+            let _lock = if drop_vanished {
+                let Some(lock) = self.inner.locks.try_lock(id) else {
+                    retry.insert(stem.to_string());
+                    continue;
+                };
+                lock
+            } else {
+                self.inner.locks.lock(id).await
+            };
             match self.inner.catalog.get(id) {
                 // Known: only newer evidence from the bucket changes it.
                 Ok(mut known)
@@ -174,6 +189,10 @@ impl BackupService {
                 }
                 Ok(_) => out.unchanged += 1,
                 Err(e) if e.code == Code::NotFound => {
+                    if store.list(key).await?.iter().all(|k| k != key) {
+                        // Deleted since the listing: it stays deleted.
+                        continue;
+                    }
                     self.inner.catalog.put(&record).await?;
                     out.added.push(record);
                 }

@@ -5,12 +5,14 @@
 //! sandbox: the archive came from this tenant's server and goes back to it,
 //! so it can do nothing there that the tenant could not already do.
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::operations::Progress;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
+use crate::catalog::{Intent, Kind};
 use crate::engine::{self, PgConn, RestoreOptions};
+use crate::fault::Phase;
 use crate::runtime::Target;
 use crate::store::ObjectReader;
 use crate::{Error, Result};
@@ -49,6 +51,17 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
+        let _busy = self.inner.catalog.begin(
+            &record.id,
+            Kind::Busy,
+            &Intent {
+                action: "restore".into(),
+                subject: who.subject.clone(),
+                tenant: record.username.clone(),
+                database: database.clone(),
+                place: None,
+            },
+        )?;
         let progress = self.inner.operations.start(
             "restore",
             &record.username,
@@ -66,7 +79,15 @@ impl BackupService {
         let restored = super::limits::within(
             self.inner.limits.deadlines.restore,
             format!("the restore of {}", record.id),
-            pg_restore(&target, &conn, &database, req.options, archive, &progress),
+            pg_restore(
+                &target,
+                &conn,
+                &database,
+                req.options,
+                archive,
+                &progress,
+                Phase::DuringRestore,
+            ),
         )
         .await;
         let failure = match restored {
@@ -94,7 +115,7 @@ impl BackupService {
 
 /// Feeds the checked, decoded archive to pg_restore in `database`. The outer
 /// error is ours (the child could not run); the inner one is pg_restore's own
-/// stderr.
+/// stderr. `phase` is the fault point reached after the first chunk.
 pub(super) async fn pg_restore(
     target: &Target,
     conn: &PgConn,
@@ -102,6 +123,7 @@ pub(super) async fn pg_restore(
     options: RestoreOptions,
     reader: ObjectReader,
     progress: &Progress,
+    phase: Phase,
 ) -> Result<Result<(), String>> {
     progress.phase("restoring");
     let mut child = engine::restore(target, conn, database, options).await?;
@@ -109,7 +131,14 @@ pub(super) async fn pg_restore(
     // Large blocks: tokio's default 8 KiB copy costs two syscalls per 8 KiB.
     let mut reader =
         tokio::io::BufReader::with_capacity(crate::stream::CHUNK, progress.tap(reader));
-    let fed = tokio::io::copy_buf(&mut reader, &mut stdin).await;
+    let fed = async {
+        let mut first = (&mut reader).take(crate::stream::CHUNK as u64);
+        tokio::io::copy_buf(&mut first, &mut stdin).await?;
+        stdin.flush().await?;
+        crate::fault::point(phase).await;
+        tokio::io::copy_buf(&mut reader, &mut stdin).await
+    }
+    .await;
     let _ = stdin.shutdown().await;
     drop(stdin);
     let done = child.finish().await?;

@@ -103,6 +103,11 @@ impl Stores {
         r.open_allowed(&uri)
     }
 
+    /// The host backup directory.
+    pub fn local(&self) -> Arc<dyn Store> {
+        self.local.clone()
+    }
+
     /// The store holding a record's dump, checked against the allow-list.
     ///
     /// # Errors

@@ -95,6 +95,17 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // Re-read under the lock: a delete that won the race stays deleted.
         let record = self.visible(who, &req.id)?;
+        let _busy = self.inner.catalog.begin(
+            &record.id,
+            crate::catalog::Kind::Busy,
+            &crate::catalog::Intent {
+                action: "verify".into(),
+                subject: who.subject.clone(),
+                tenant: record.username.clone(),
+                database: record.database.clone(),
+                place: None,
+            },
+        )?;
         let progress = self.inner.operations.start(
             "verify",
             &record.username,
@@ -262,7 +273,17 @@ async fn restore_as_sandbox(
         ..RestoreOptions::default()
     };
     let conn = &sandbox.conn;
-    match pg_restore(target, conn, &sandbox.name, options, archive, progress).await {
+    match pg_restore(
+        target,
+        conn,
+        &sandbox.name,
+        options,
+        archive,
+        progress,
+        crate::fault::Phase::DuringVerify,
+    )
+    .await
+    {
         Ok(Ok(())) => {
             checks.push(check(
                 "restore",

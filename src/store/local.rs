@@ -196,8 +196,17 @@ impl LocalWriter {
                 return Err(Error::from(e).context(format!("publishing {}", self.target.display())));
             }
         }
-        std::fs::remove_file(&self.temp).ctx(format!("removing {}", self.temp.display()))?;
-        sync_dir(self.target.parent().unwrap_or(Path::new(".")))
+        // A temp name left behind is swept at start-up; the object is whole.
+        let _ = std::fs::remove_file(&self.temp);
+        let dir = self.target.parent().unwrap_or(Path::new("."));
+        if let Err(e) = sync_dir(dir) {
+            // Not provably durable: take it back, so an error always means
+            // no object (the caller keeps no record of it either).
+            let _ = std::fs::remove_file(&self.target);
+            let _ = sync_dir(dir);
+            return Err(e.context(format!("publishing {}", self.target.display())));
+        }
+        Ok(())
     }
 }
 

@@ -355,6 +355,8 @@ struct RelayState {
     /// Cut once `sent` passes this.
     cut_after: std::sync::atomic::AtomicU64,
     cut: std::sync::atomic::AtomicBool,
+    /// Once cut, new requests are answered with this HTTP status (0: refused).
+    status: std::sync::atomic::AtomicU16,
     conns: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     tripped: tokio::sync::Notify,
 }
@@ -376,7 +378,10 @@ impl Relay {
                     continue;
                 };
                 if st.cut.load(std::sync::atomic::Ordering::SeqCst) {
-                    drop(inbound);
+                    let status = st.status.load(std::sync::atomic::Ordering::SeqCst);
+                    if status != 0 {
+                        tokio::spawn(answer(inbound, status));
+                    }
                     continue;
                 }
                 let st2 = st.clone();
@@ -439,6 +444,14 @@ impl Relay {
         }
     }
 
+    /// Once cut, answers every new request with HTTP `status` (a 500 or
+    /// 503 from the bucket) instead of refusing the connection.
+    pub fn answer_when_cut(&self, status: u16) {
+        self.state
+            .status
+            .store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Lets connections through again.
     pub fn restore(&self) {
         self.state
@@ -448,6 +461,28 @@ impl Relay {
             .cut
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
+}
+
+/// Reads one request head from `conn` and answers it with `status`.
+async fn answer(mut conn: tokio::net::TcpStream, status: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = format!(
+        "<Error><Code>InternalError</Code><Message>relay answers {status}</Message></Error>"
+    );
+    let reply = format!(
+        "HTTP/1.1 {status} Relay Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = conn.write_all(reply.as_bytes()).await;
+    let _ = conn.shutdown().await;
 }
 
 impl RelayState {

@@ -123,20 +123,33 @@ impl Tenant {
             initdb.arg("--auth-host=trust");
         }
         run(&mut initdb);
+        t.pg_start();
+        t
+    }
+
+    /// Starts the cluster's server (again, after [`Tenant::stop`]).
+    pub fn pg_start(&self) {
         let opts = format!(
             "-c listen_addresses=127.0.0.1 -c port=5432 -c unix_socket_directories={} -c fsync=off \
              -c max_connections=60",
-            t.sock().display()
+            self.sock().display()
         );
         run(Command::new("ip")
-            .args(["netns", "exec", &t.netns, "runuser", "-u", "postgres", "--"])
+            .args([
+                "netns",
+                "exec",
+                &self.netns,
+                "runuser",
+                "-u",
+                "postgres",
+                "--",
+            ])
             .arg(format!("{PG_BIN}/pg_ctl"))
             .arg("-D")
-            .arg(t.data())
+            .arg(self.data())
             .arg("-l")
-            .arg(t.sock().join("postgres.log"))
+            .arg(self.sock().join("postgres.log"))
             .args(["-o", &opts, "-w", "start"]));
-        t
     }
 
     fn data(&self) -> PathBuf {

@@ -1,0 +1,150 @@
+//! The bucket fails mid-upload (cut, or answering 500 / 503), and the
+//! daemon is killed around a bucket upload's completion and between the
+//! bucket sidecar and the local record. moto behind the support relay.
+
+use containarium::proto::BackupDestination;
+
+use crate::invariants::{self, Expect, audit, audit_len};
+use crate::support::emulators::{Moto, Relay};
+use crate::world::{World, assert_aborted_at};
+
+const BUCKET: &str = "faults";
+const PREFIX: &str = "p";
+
+/// alice (with `mib` MiB more: 12 makes a multipart upload), backing up
+/// to `s3://faults/p` through `endpoint`.
+pub fn s3_world(moto: &Moto, endpoint: &str, mib: u32) -> World {
+    moto.create_bucket(BUCKET);
+    let mut w = World::new();
+    if mib > 0 {
+        w.grow("bulk", mib);
+    }
+    w.extra = format!(
+        "[s3]\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\npath-style = true\n\
+         access-key-id = \"testing\"\nsecret-access-key = \"testing\"\n\
+         default-bucket = \"s3://{BUCKET}/{PREFIX}\"\n"
+    );
+    w
+}
+
+pub fn expect<'a>(moto: &'a Moto, action: &'static str, since: usize) -> Expect<'a> {
+    let mut e = Expect::new(action, since);
+    e.bucket = Some((moto, BUCKET, PREFIX));
+    e
+}
+
+/// The bucket goes away (`status` 0) or answers `status` after 3 MiB of
+/// the upload; the create fails with the bucket named, nothing is left.
+async fn upload_fails(status: u16) {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.addr).await;
+    let w = s3_world(&moto, &relay.endpoint(), 12);
+    let d = w.daemon(None);
+    relay.answer_when_cut(status);
+    relay.cut_after(3 * 1024 * 1024);
+    let e = d
+        .create(BackupDestination::S3)
+        .await
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        e.message().contains("s3://faults/p/alice-app-"),
+        "the failure names the object: {}",
+        e.message()
+    );
+    if status != 0 {
+        assert!(
+            e.message().contains(&status.to_string()),
+            "the bucket's answer is in the reason: {}",
+            e.message()
+        );
+    }
+    relay.restore();
+    drop(d);
+
+    let d = w.daemon(None);
+    let listed = invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
+    assert!(listed.records.is_empty(), "{listed:?}");
+    let objects = moto.objects(BUCKET);
+    assert!(objects.is_empty(), "{objects:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_cut_mid_upload() {
+    upload_fails(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_answers_500_mid_upload() {
+    upload_fails(500).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_answers_503_mid_upload() {
+    upload_fails(503).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_bucket_complete() {
+    let moto = Moto::start();
+    let w = s3_world(&moto, &moto.endpoint(), 12);
+    let d = w.daemon(Some("during-bucket-complete:abort"));
+    assert!(
+        d.create(BackupDestination::S3)
+            .await
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let (status, log) = d.ended();
+    assert_aborted_at(status, &log, "during-bucket-complete");
+
+    let d = w.daemon(None);
+    let listed = invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
+    assert!(listed.records.is_empty(), "{listed:?}");
+    let failed: Vec<_> = audit(&w)
+        .into_iter()
+        .filter(|l| l["action"] == "create" && l["outcome"] == "failed")
+        .collect();
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("was interrupted"),
+        "{failed:?}"
+    );
+}
+
+/// Killed once the bucket sidecar is written but before the local record:
+/// the backup is whole, so start-up adopts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_after_bucket_sidecar_before_record() {
+    let moto = Moto::start();
+    let w = s3_world(&moto, &moto.endpoint(), 12);
+    let d = w.daemon(Some("after-sidecar-before-record:abort"));
+    assert!(
+        d.create(BackupDestination::S3)
+            .await
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let (status, log) = d.ended();
+    assert_aborted_at(status, &log, "after-sidecar-before-record");
+
+    let d = w.daemon(None);
+    let since = audit_len(&w);
+    let listed = invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
+    assert_eq!(listed.records.len(), 1, "adopted: {listed:?}");
+    let adopted: Vec<_> = audit(&w)[..since]
+        .iter()
+        .filter(|l| l["action"] == "create" && l["outcome"] == "ok")
+        .cloned()
+        .collect();
+    assert_eq!(adopted[0]["id"], listed.records[0].id.as_str());
+    assert!(
+        adopted[0]["error"].as_str().unwrap().contains("adopted"),
+        "{adopted:?}"
+    );
+}

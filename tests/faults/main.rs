@@ -1,0 +1,18 @@
+//! The fault matrix: the real daemon (the `containarium` binary), real
+//! tenant clusters and a real S3 emulator, a fault injected at a named phase
+//! (the daemon killed, Postgres stopped, the tenant's namespace removed, the
+//! bucket cut or failing, the disk full). After each, the daemon starts
+//! again over the same directory and one function,
+//! [`invariants::check`], proves nothing was lost or left half-done.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod bucket;
+mod disk;
+mod drift;
+mod invariants;
+mod kill;
+mod postgres;
+mod sync;
+mod world;
