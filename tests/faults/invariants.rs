@@ -14,6 +14,10 @@ use crate::support::emulators::Moto;
 use crate::support::fingerprint;
 use crate::world::{Daemon, World, files};
 
+/// A restore's target database in alice's cluster: its name, its
+/// fingerprint before (`None`: it did not exist) and the backup's contents.
+pub type RestoreTarget<'a> = (&'a str, Option<Vec<String>>, Vec<String>);
+
 /// What a case expects beyond the common invariants.
 pub struct Expect<'a> {
     /// The audited action that was interrupted (`create`, `restore` …).
@@ -21,14 +25,13 @@ pub struct Expect<'a> {
     /// Audit lines written before the attempt (see [`audit_len`]): only
     /// later lines can name it.
     pub audit_since: usize,
-    /// A restore's target database in alice's cluster: its fingerprint
-    /// before (`None`: it did not exist) and the backup's contents.
-    pub restore_target: Option<(&'a str, Option<Vec<String>>, Vec<String>)>,
+    /// A restore's target, to prove it is not half-restored.
+    pub restore_target: Option<RestoreTarget<'a>>,
     /// The bucket the backups went to: emulator, bucket, key prefix.
     pub bucket: Option<(&'a Moto, &'a str, &'a str)>,
 }
 
-impl<'a> Expect<'a> {
+impl Expect<'_> {
     pub fn new(action: &'static str, audit_since: usize) -> Self {
         Self {
             action,

@@ -124,14 +124,12 @@ impl World {
                 sink.lock().unwrap().push(line);
             }
         });
-        let grpc = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| {
-                panic!(
-                    "the daemon never listened: {:?}",
-                    lines.lock().unwrap().join("\n")
-                )
-            });
+        let grpc = rx.recv_timeout(Duration::from_mins(1)).unwrap_or_else(|_| {
+            panic!(
+                "the daemon never listened: {:?}",
+                lines.lock().unwrap().join("\n")
+            )
+        });
         Daemon {
             child,
             grpc,
