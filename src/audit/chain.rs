@@ -46,6 +46,21 @@ fn unavailable(path: &Path, e: &std::io::Error) -> Error {
     ))
 }
 
+/// fsyncs the directory of `path`, so a new or renamed audit file survives
+/// a crash.
+fn sync_parent(path: &Path) -> Result<()> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => crate::store::local::sync_dir(dir).map_err(|e| {
+            Error::unavailable(format!(
+                "the audit log {} cannot be made durable: {}",
+                path.display(),
+                e.message
+            ))
+        }),
+        None => Ok(()),
+    }
+}
+
 fn marker(kind: &str, note: String) -> Event {
     Event {
         timestamp: crate::catalog::rfc3339(&Utc::now()),
@@ -81,6 +96,7 @@ impl Writer {
         };
         if len == 0 {
             w.append(&marker("start", "a new audit log".into()))?;
+            sync_parent(path)?;
             return Ok(w);
         }
         let io = |e: std::io::Error| unavailable(path, &e);
@@ -116,6 +132,7 @@ impl Writer {
         aside.push(format!(".unchained-{stamp}"));
         let aside = PathBuf::from(aside);
         std::fs::rename(path, &aside).map_err(|e| unavailable(path, &e))?;
+        sync_parent(path)?;
         tracing::warn!(audit_log = %path.display(), kept = %aside.display(), why, "the audit log's chain cannot be continued; starting a new file");
         let file = open_append(path).map_err(|e| unavailable(path, &e))?;
         let mut w = Self {
@@ -133,6 +150,7 @@ impl Writer {
                 aside.display()
             ),
         ))?;
+        sync_parent(path)?;
         Ok(w)
     }
 

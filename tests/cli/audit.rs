@@ -110,6 +110,19 @@ async fn destructive_operations_are_audited_before_and_after_across_restarts() {
         text.contains("intact") && text.contains("3 daemon restarts"),
         "{text}"
     );
+    // Without FILE: the log the daemon writes for this backup directory.
+    let default = Command::new(env!("CARGO_BIN_EXE_containarium"))
+        .args(["audit", "verify", "--backup-dir"])
+        .arg(&config.backup_dir)
+        .env_remove("CONTAINARIUM_CONFIG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&default.stdout).into_owned();
+    default.assert().success();
+    assert!(
+        said.starts_with(&format!("{}: intact", log.display())),
+        "{said}"
+    );
     let json = audit_verify(&log, &["--output", "json"]);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(
@@ -244,6 +257,7 @@ async fn a_full_audit_disk_refuses_a_delete_and_the_backup_stays() {
                 "{said}"
             );
             assert!(!dump(id).exists(), "done means done");
+            eprintln!("{id}: its intent fitted, its outcome did not: answered as done");
             continue;
         }
         let line = failed_with(&out, "refusing to delete without an audit record");
