@@ -30,6 +30,9 @@ pub struct Intent {
     /// The audited action (`create`, `delete`, `prune`, `restore`, `verify`).
     pub action: String,
     pub subject: String,
+    /// The audit operation (`op`) of its intent line, when it wrote one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub op: String,
     pub tenant: String,
     pub database: String,
     /// A create's dump, once its store is chosen.
@@ -225,6 +228,7 @@ mod tests {
                 destination: Destination::Local,
                 location: "/x/y.dump".into(),
             }),
+            ..Intent::default()
         };
         r.note(&intent).unwrap();
         let busy = c.begin(&r.id, Kind::Busy, &intent).unwrap();

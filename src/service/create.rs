@@ -267,6 +267,7 @@ impl BackupService {
                 destination,
                 location: store.location(&key),
             }),
+            ..Intent::default()
         })?;
         let pipeline = self.inner.dump.pipeline(tenant)?;
         // One retention for the dump and its sidecar, recorded with them.

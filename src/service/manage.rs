@@ -87,32 +87,35 @@ impl BackupService {
     /// still lets the record go.
     ///
     /// # Errors
-    /// NotFound, InvalidArgument, PermissionDenied.
+    /// NotFound, InvalidArgument, PermissionDenied; Unavailable when the
+    /// audit log cannot take the intent line (nothing is deleted).
     pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
         let svc = self.clone();
-        self.run("delete", creds, move |who, facts| async move {
+        let work = move |who: crate::auth::Principal, facts: super::Facts| async move {
             who.require(Scope::Write)?;
             facts.id(&id);
             let record = svc.visible(&who, &id)?;
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
-            svc.remove(&record, "delete", &who.subject, Phase::DuringDelete)
+            svc.intent(&facts)?;
+            svc.remove(&record, &facts.snapshot(), Phase::DuringDelete)
                 .await
-        })
-        .await
+        };
+        self.run_noted("delete", creds, work, super::note_message)
+            .await
     }
 
     /// Removes a record's dump, then (for buckets) the sidecar and the
     /// verification objects beside it, then the record. A dump already gone (lifecycle rules, manual
     /// cleanup) still lets the record go. Call with the id locked. A crash
-    /// part-way leaves a marker that start-up recovery finishes the removal
-    /// from; `phase` names this point for the fault matrix.
+    /// part-way leaves a marker (naming `line`'s action, subject and
+    /// operation) that start-up recovery finishes the removal from; `phase`
+    /// names this point for the fault matrix.
     pub(super) async fn remove(
         &self,
         record: &crate::catalog::Record,
-        action: &str,
-        subject: &str,
+        line: &crate::audit::Event,
         phase: Phase,
     ) -> Result<String> {
         let id = &record.id;
@@ -129,8 +132,9 @@ impl BackupService {
             id,
             Kind::Removal,
             &Intent {
-                action: action.into(),
-                subject: subject.into(),
+                action: line.action.clone(),
+                subject: line.subject.clone(),
+                op: line.op.clone(),
                 tenant: record.username.clone(),
                 database: record.database.clone(),
                 place: None,

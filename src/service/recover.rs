@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::BackupService;
-use crate::audit::Pending;
+use crate::audit::{Event, Pending};
 use crate::catalog::{self, Destination, DumpPlace, Intent, Kind, META, Record};
 use crate::error::Context;
 use crate::fault::Phase;
@@ -92,12 +92,7 @@ impl BackupService {
             },
             Kind::Removal => match catalog.get(id) {
                 Ok(record) => self
-                    .remove(
-                        &record,
-                        &intent.action,
-                        &intent.subject,
-                        Phase::DuringDelete,
-                    )
+                    .remove(&record, &line(intent, id), Phase::DuringDelete)
                     .await
                     .map(|m| format!("{m} (finished at start-up after an interruption)")),
                 Err(e) if e.code == Code::NotFound => return,
@@ -123,12 +118,7 @@ impl BackupService {
             }
         }
         let mut pending = Pending::new(&intent.action, &intent.subject);
-        pending.event.id = id.to_string();
-        pending.event.tenant.clone_from(&intent.tenant);
-        pending.event.database.clone_from(&intent.database);
-        if let Some(p) = &intent.place {
-            pending.event.destination = p.destination.name().into();
-        }
+        pending.event = line(intent, id);
         let mut event = pending.finish(&result);
         if let Ok(m) = &result {
             // An ok line says how it ended; the error field is the only text.
@@ -222,6 +212,22 @@ impl BackupService {
             }
         }
     }
+}
+
+/// The audit line of the operation `intent` describes (its intent line's
+/// `op`, so the outcome written now pairs with it).
+fn line(intent: &Intent, id: &str) -> Event {
+    let mut pending = Pending::new(&intent.action, &intent.subject);
+    if !intent.op.is_empty() {
+        pending.event.op.clone_from(&intent.op);
+    }
+    pending.event.id = id.to_string();
+    pending.event.tenant.clone_from(&intent.tenant);
+    pending.event.database.clone_from(&intent.database);
+    if let Some(p) = &intent.place {
+        pending.event.destination = p.destination.name().into();
+    }
+    pending.event
 }
 
 /// Runs a bucket call under [`BUCKET_DEADLINE`].

@@ -103,6 +103,7 @@ impl BackupService {
                 subject: who.subject.clone(),
                 tenant: record.username.clone(),
                 database: record.database.clone(),
+                op: facts.snapshot().op,
                 place: None,
             },
         )?;

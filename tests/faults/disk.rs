@@ -1,44 +1,11 @@
 //! The disk fills up mid-dump: the backup directory is a small tmpfs, the
 //! dump is larger than it.
 
-use std::process::Command;
-
 use containarium::proto::BackupDestination;
 
 use crate::invariants::{self, Expect};
+use crate::support::disk::SmallDisk;
 use crate::world::World;
-
-/// A tmpfs mounted for the test; unmounted on drop.
-struct Mount(std::path::PathBuf);
-
-impl Mount {
-    fn tmpfs(at: &std::path::Path, size: &str) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(at)
-            .status()
-            .unwrap();
-        assert!(
-            ok.success(),
-            "mounting a tmpfs at {} (needs root)",
-            at.display()
-        );
-        Self(at.to_path_buf())
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disk_full_mid_dump() {
@@ -46,7 +13,8 @@ async fn disk_full_mid_dump() {
     w.grow("bulk", 6);
     // No free-space floor: the dump starts and meets the full disk.
     w.extra = "[dump]\nmin-free-bytes = 0\n".into();
-    let _mount = Mount::tmpfs(&w.backup_dir, "3m");
+    let disk = SmallDisk::mount("3m");
+    w.backup_dir = disk.path().join("backups");
     let d = w.daemon(None);
     let e = d
         .create(BackupDestination::Local)
