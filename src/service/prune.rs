@@ -135,11 +135,7 @@ impl BackupService {
                     continue;
                 };
                 match self
-                    .remove(
-                        &record,
-                        &facts.snapshot(),
-                        crate::fault::Phase::DuringPrune,
-                    )
+                    .remove(&record, &facts.snapshot(), crate::fault::Phase::DuringPrune)
                     .await
                 {
                     Ok(_) => out.removed.push(record),
