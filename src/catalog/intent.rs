@@ -42,7 +42,7 @@ pub struct Intent {
 
 /// What a marker stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum MarkerKind {
     /// A create that reserved its id.
     Create,
     /// A delete or prune removing the backup.
@@ -51,7 +51,7 @@ pub enum Kind {
     Busy,
 }
 
-impl Kind {
+impl MarkerKind {
     fn suffix(self) -> &'static str {
         match self {
             Self::Create => RESERVED,
@@ -65,7 +65,7 @@ impl Kind {
 #[derive(Debug)]
 pub struct Leftover {
     pub id: String,
-    pub kind: Kind,
+    pub kind: MarkerKind,
     /// `None` when the marker holds none (a create stopped before it chose
     /// a store, or an unreadable marker).
     pub intent: Option<Intent>,
@@ -120,7 +120,7 @@ impl Catalog {
     ///
     /// # Errors
     /// Internal on I/O failure (then the operation must not start).
-    pub fn begin(&self, id: &str, kind: Kind, intent: &Intent) -> Result<Marker> {
+    pub fn begin(&self, id: &str, kind: MarkerKind, intent: &Intent) -> Result<Marker> {
         validate_id(id)?;
         let path = self.dir().join(format!(".{id}{}", kind.suffix()));
         match write_durably(&path, intent, true) {
@@ -147,7 +147,7 @@ impl Catalog {
             let Some(hidden) = name.strip_prefix('.') else {
                 continue;
             };
-            for kind in [Kind::Create, Kind::Removal, Kind::Busy] {
+            for kind in [MarkerKind::Create, MarkerKind::Removal, MarkerKind::Busy] {
                 let Some(id) = hidden.strip_suffix(kind.suffix()) else {
                     continue;
                 };
@@ -231,13 +231,13 @@ mod tests {
             ..Intent::default()
         };
         r.note(&intent).unwrap();
-        let busy = c.begin(&r.id, Kind::Busy, &intent).unwrap();
+        let busy = c.begin(&r.id, MarkerKind::Busy, &intent).unwrap();
         std::mem::forget(r); // a crash: the marker stays
         std::fs::write(dir.path().join(".not an id.busy"), b"{}").unwrap();
         let found = c.interrupted().unwrap();
         let kinds: Vec<_> = found.iter().map(|l| l.kind).collect();
         assert_eq!(kinds.len(), 2, "{found:?}");
-        assert!(kinds.contains(&Kind::Create) && kinds.contains(&Kind::Busy));
+        assert!(kinds.contains(&MarkerKind::Create) && kinds.contains(&MarkerKind::Busy));
         assert!(found.iter().all(|l| l.intent.as_ref() == Some(&intent)));
         drop(busy);
         for l in c.interrupted().unwrap() {

@@ -15,7 +15,7 @@ mod record;
 mod watch;
 
 pub use id::{make_id, validate_id, validate_name};
-pub use intent::{DumpPlace, Intent, Kind, Leftover, Marker};
+pub use intent::{DumpPlace, Intent, Leftover, Marker, MarkerKind};
 pub use page::{MAX_PAGE_SIZE, PageRequest};
 pub use record::{
     Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, rfc3339,

@@ -2,7 +2,7 @@
 
 use super::BackupService;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::{Destination, Intent, Kind, Listing, META, Page, PageRequest, Record};
+use crate::catalog::{Destination, Intent, Listing, META, MarkerKind, Page, PageRequest, Record};
 use crate::fault::Phase;
 use crate::{Code, Error, Result};
 
@@ -130,7 +130,7 @@ impl BackupService {
         let dump = format!("{id}.dump");
         let _removal = self.inner.catalog.begin(
             id,
-            Kind::Removal,
+            MarkerKind::Removal,
             &Intent {
                 action: line.action.clone(),
                 subject: line.subject.clone(),

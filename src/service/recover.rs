@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::BackupService;
 use crate::audit::{Event, Pending};
-use crate::catalog::{self, Destination, DumpPlace, Intent, Kind, META, Record};
+use crate::catalog::{self, Destination, DumpPlace, Intent, META, MarkerKind, Record};
 use crate::error::Context;
 use crate::fault::Phase;
 use crate::store::Store;
@@ -82,15 +82,15 @@ impl BackupService {
 
     /// Finishes or undoes one interrupted operation and audits what became
     /// of it, in the name of whoever started it.
-    async fn resume(&self, id: &str, kind: Kind, intent: &Intent, out: &mut Recovery) {
+    async fn resume(&self, id: &str, kind: MarkerKind, intent: &Intent, out: &mut Recovery) {
         let catalog = &self.inner.catalog;
         let result: Result<String> = match kind {
-            Kind::Create if catalog.has_sidecar(id) => return, // it finished
-            Kind::Create => match &intent.place {
+            MarkerKind::Create if catalog.has_sidecar(id) => return, // it finished
+            MarkerKind::Create => match &intent.place {
                 Some(place) => self.undo_create(id, place, out).await,
                 None => return,
             },
-            Kind::Removal => match catalog.get(id) {
+            MarkerKind::Removal => match catalog.get(id) {
                 Ok(record) => self
                     .remove(&record, &line(intent, id), Phase::DuringDelete)
                     .await
@@ -98,7 +98,7 @@ impl BackupService {
                 Err(e) if e.code == Code::NotFound => return,
                 Err(e) => Err(e),
             },
-            Kind::Busy => Err(Error::unavailable(format!(
+            MarkerKind::Busy => Err(Error::unavailable(format!(
                 "the {} of {id} was interrupted: the daemon stopped before it finished",
                 intent.action
             ))),
@@ -106,13 +106,13 @@ impl BackupService {
         match &result {
             Ok(m) => {
                 tracing::warn!(id, action = %intent.action, outcome = %m, "recovery");
-                if kind == Kind::Removal {
+                if kind == MarkerKind::Removal {
                     out.removed.push(id.to_string());
                 }
             }
             Err(e) => {
                 tracing::warn!(id, action = %intent.action, error = %e, "recovery");
-                if kind != Kind::Busy {
+                if kind != MarkerKind::Busy {
                     out.unresolved.push(format!("{id}: {}", e.message));
                 }
             }

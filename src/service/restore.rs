@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::operations::Progress;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Intent, Kind};
+use crate::catalog::{Intent, MarkerKind};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::fault::Phase;
 use crate::runtime::Target;
@@ -53,7 +53,7 @@ impl BackupService {
         let record = self.visible(who, &req.id)?;
         let _busy = self.inner.catalog.begin(
             &record.id,
-            Kind::Busy,
+            MarkerKind::Busy,
             &Intent {
                 action: "restore".into(),
                 subject: who.subject.clone(),

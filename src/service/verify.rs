@@ -97,7 +97,7 @@ impl BackupService {
         let record = self.visible(who, &req.id)?;
         let _busy = self.inner.catalog.begin(
             &record.id,
-            crate::catalog::Kind::Busy,
+            crate::catalog::MarkerKind::Busy,
             &crate::catalog::Intent {
                 action: "verify".into(),
                 subject: who.subject.clone(),
