@@ -9,11 +9,12 @@ use futures::StreamExt;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{self, Destination, Engine, META, Record, validate_name};
+use crate::catalog::{self, Destination, Engine, Kind, META, Record, validate_name};
 use crate::engine::{self, PgConn};
 use crate::notify::Event;
-use crate::runtime::Target;
+use crate::runtime::{Finished, Target};
 use crate::store::Store;
+use crate::stream::Encoded;
 use crate::{Error, Result};
 
 /// What a create committed and what failed.
@@ -101,7 +102,11 @@ impl BackupService {
                     &target,
                     &req.tenant,
                     &conn,
-                    &db,
+                    Source {
+                        database: &db,
+                        kind: Kind::Database,
+                        globals_id: None,
+                    },
                     store.as_ref(),
                     destination,
                 )
@@ -182,10 +187,32 @@ impl BackupService {
         .await
         .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
         .inspect_err(|e| self.failure(Event::CreateFailed, tenant, "", &e.message))?;
+        // The roles the databases' objects belong to, first: a restore with
+        // owners into a fresh server needs them (`restore --globals`).
+        let globals = match self
+            .dump_one(&target, tenant, conn, Source::GLOBALS, store, destination)
+            .await
+        {
+            Ok(r) => {
+                let id = r.id.clone();
+                out.records.push(r);
+                Some(id)
+            }
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "globals backup failed");
+                out.failures.push(format!("{prefix}globals: {}", e.message));
+                None
+            }
+        };
         for db in databases {
+            let source = Source {
+                database: &db,
+                kind: Kind::Database,
+                globals_id: globals.as_deref(),
+            };
             let result = match validate_name("database", &db) {
                 Ok(()) => {
-                    self.dump_one(&target, tenant, conn, &db, store, destination)
+                    self.dump_one(&target, tenant, conn, source, store, destination)
                         .await
                 }
                 Err(e) => Err(e),
@@ -201,18 +228,19 @@ impl BackupService {
         Ok(())
     }
 
-    /// One database, announcing a failure (and a recovery) to the webhooks.
+    /// One dump, announcing a failure (and a recovery) to the webhooks.
     async fn dump_one(
         &self,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
-        database: &str,
+        source: Source<'_>,
         store: &dyn Store,
         destination: Destination,
     ) -> Result<Record> {
+        let database = source.database;
         let r = self
-            .dump(target, tenant, conn, database, store, destination)
+            .dump(target, tenant, conn, source, store, destination)
             .await;
         match &r {
             Ok(_) => self
@@ -224,16 +252,17 @@ impl BackupService {
         r
     }
 
-    /// One database: reserve an id, dump, commit, index.
+    /// One database (or the globals): reserve an id, dump, commit, index.
     async fn dump(
         &self,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
-        database: &str,
+        source: Source<'_>,
         store: &dyn Store,
         destination: Destination,
     ) -> Result<Record> {
+        let database = source.database;
         let _slot = self.inner.limits.slot(tenant).await?;
         if destination == Destination::Local {
             self.require_free_space(tenant)?;
@@ -242,7 +271,7 @@ impl BackupService {
         let reservation = self
             .inner
             .catalog
-            .reserve(tenant, database, &created_at)
+            .reserve(tenant, source.id_name(), &created_at)
             .await?;
         let id = reservation.id.clone();
         let progress = self
@@ -261,6 +290,13 @@ impl BackupService {
             self.inner.limits.deadlines.create,
             format!("the backup of {tenant}/{database}"),
             async {
+                if source.kind == Kind::Globals {
+                    let passwords = self.inner.dump.role_passwords(tenant);
+                    let mut child = engine::dump_globals(target, conn, passwords).await?;
+                    let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
+                    let pumped = pipeline.run(stdout, writer.as_mut()).await;
+                    return Ok((finished(pumped, child.finish().await, tenant, "globals", target)?, None, None));
+                }
                 let relation_count = match engine::relation_count(target, conn, database).await {
                     Ok(n) => Some(n),
                     Err(e) => {
@@ -281,20 +317,7 @@ impl BackupService {
                     engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
                 let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
                 let pumped = pipeline.run(stdout, writer.as_mut()).await;
-                let done = child.finish().await;
-                // A store that failed mid-way (or a dump past max-dump-bytes)
-                // is the cause; pg_dump then dies of SIGPIPE, which would
-                // only hide it.
-                let encoded = match (pumped, done) {
-                    (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
-                    (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
-                        "pg_dump of {tenant}/{database} in {} failed: {}",
-                        target.describe(),
-                        f.explain()
-                    ))),
-                    (Ok(d), Ok(_)) => Ok(d),
-                    (Ok(_), Err(e)) => Err(e),
-                }?;
+                let encoded = finished(pumped, child.finish().await, tenant, database, target)?;
                 Ok((encoded, relation_count, row_counts))
             },
         )
@@ -317,6 +340,11 @@ impl BackupService {
             .commit()
             .await
             .map_err(|e| e.context(format!("storing the dump of {tenant}/{database}")))?;
+        let mut encoding = encoded.encoding;
+        if source.kind == Kind::Globals && encoding.compression.as_deref() == Some("zlib") {
+            // pg_dump's zlib is inside its archive; pg_dumpall writes plain SQL.
+            encoding.compression = Some("none".into());
+        }
         let record = Record {
             id: id.clone(),
             username: tenant.into(),
@@ -330,8 +358,10 @@ impl BackupService {
             last_verification: None,
             relation_count,
             row_counts,
-            encoding: encoded.encoding,
+            encoding,
             locked_until,
+            kind: source.kind,
+            globals_id: source.globals_id.map(str::to_string),
         };
         let remote = destination != Destination::Local;
         if remote {
@@ -357,5 +387,59 @@ impl BackupService {
         drop(reservation);
         tracing::info!(%id, tenant, database, size = record.size_bytes, "backup committed");
         Ok(record)
+    }
+}
+
+/// What one dump takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source<'a> {
+    /// The database; empty for the globals.
+    pub database: &'a str,
+    pub kind: Kind,
+    /// The globals taken by the same create, recorded with a database.
+    pub globals_id: Option<&'a str>,
+}
+
+impl Source<'_> {
+    pub const GLOBALS: Source<'static> = Source {
+        database: "",
+        kind: Kind::Globals,
+        globals_id: None,
+    };
+
+    /// The name the id is made of: a globals id cannot be a database's,
+    /// since a database name never starts with '.'.
+    fn id_name(&self) -> &str {
+        match self.kind {
+            Kind::Database => self.database,
+            Kind::Globals => ".globals",
+        }
+    }
+}
+
+/// The dump's result once the pipeline and the tool are both done. A store
+/// that failed mid-way (or a dump past max-dump-bytes) is the cause; the
+/// tool then dies of SIGPIPE, which would only hide it.
+fn finished(
+    pumped: Result<Encoded>,
+    done: Result<Finished>,
+    tenant: &str,
+    what: &str,
+    target: &Target,
+) -> Result<Encoded> {
+    let tool = if what == "globals" {
+        "pg_dumpall --globals-only"
+    } else {
+        "pg_dump"
+    };
+    match (pumped, done) {
+        (Err(e), _) => Err(e.context(format!("backing up {tenant}/{what}"))),
+        (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
+            "{tool} of {tenant}/{what} in {} failed: {}",
+            target.describe(),
+            f.explain()
+        ))),
+        (Ok(d), Ok(_)) => Ok(d),
+        (Ok(_), Err(e)) => Err(e),
     }
 }
