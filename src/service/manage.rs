@@ -86,19 +86,22 @@ impl BackupService {
     /// still lets the record go.
     ///
     /// # Errors
-    /// NotFound, InvalidArgument, PermissionDenied.
+    /// NotFound, InvalidArgument, PermissionDenied; Unavailable when the
+    /// audit log cannot take the intent line (nothing is deleted).
     pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
         let svc = self.clone();
-        self.run("delete", creds, move |who, facts| async move {
+        let work = move |who: crate::auth::Principal, facts: super::Facts| async move {
             who.require(Scope::Write)?;
             facts.id(&id);
             let record = svc.visible(&who, &id)?;
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
+            svc.intent(&facts)?;
             svc.remove(&record).await
-        })
-        .await
+        };
+        self.run_noted("delete", creds, work, super::note_message)
+            .await
     }
 
     /// Removes a record's dump, then (for buckets) the sidecar and the
