@@ -99,9 +99,9 @@ pub async fn dump_globals(target: &Target, conn: &PgConn, passwords: bool) -> Re
         argv.push("--no-role-passwords".into());
     }
     // pg_dumpall's -d takes a connection string; -l names the database.
-    let mut args = conn.args("postgres");
-    args.truncate(args.len() - 2);
-    argv.extend(args);
+    let mut connect = conn.args("postgres");
+    connect.truncate(connect.len() - 2);
+    argv.extend(connect);
     argv.extend(["-l".into(), "postgres".into()]);
     secret::spawn(target, &conn.password, &argv, false).await
 }
