@@ -1,6 +1,7 @@
 //! Command-line entry: one file per subcommand, each an `Args` struct with a
 //! `run`. This enum only matches and delegates.
 
+mod audit;
 pub mod backup;
 mod completions;
 mod daemon;
@@ -31,6 +32,8 @@ enum Command {
     Mcp(mcp::Args),
     /// Print shell completions.
     Completions(completions::Args),
+    /// Check the audit log's tamper-evident chain.
+    Audit(audit::Args),
 }
 
 /// Parses the command line, runs the command, and turns errors into one line
@@ -51,6 +54,7 @@ pub fn main() -> ExitCode {
             Command::Token(a) => a.run(),
             Command::Mcp(a) => a.run().await,
             Command::Completions(a) => Ok(a.run()),
+            Command::Audit(a) => a.run(),
         }
     });
     match result {

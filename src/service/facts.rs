@@ -62,6 +62,15 @@ impl Facts {
         });
     }
 
+    /// The line as known so far, for an intent line.
+    pub fn snapshot(&self) -> Event {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|s| s.pending.as_ref().map(|p| p.event.clone()))
+            .unwrap_or_default()
+    }
+
     pub fn size(&self, n: i64) {
         self.with(|e| e.size_bytes = n);
     }

@@ -89,16 +89,18 @@ impl BackupService {
     /// NotFound, InvalidArgument, PermissionDenied.
     pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
         let svc = self.clone();
-        self.run("delete", creds, move |who, facts| async move {
+        let work = move |who: crate::auth::Principal, facts: super::Facts| async move {
             who.require(Scope::Write)?;
             facts.id(&id);
             let record = svc.visible(&who, &id)?;
             facts.record(&record);
             let _lock = svc.inner.locks.lock(&id).await;
             let record = svc.visible(&who, &id)?;
+            svc.intent(&facts)?;
             svc.remove(&record).await
-        })
-        .await
+        };
+        self.run_noted("delete", creds, work, super::note_message)
+            .await
     }
 
     /// Removes a record's dump, then (for buckets) the sidecar and the

@@ -17,6 +17,7 @@ mod restore;
 mod space;
 mod spool;
 mod stores;
+mod unaudited;
 mod verify;
 mod watch;
 
@@ -50,6 +51,7 @@ use facts::Facts;
 use limits::{IdLocks, Limits};
 use operations::Operations;
 use stores::Stores;
+use unaudited::{note_message, unaudited};
 
 /// Only Postgres dumps are restored; an unknown engine is never guessed.
 fn require_postgres(record: &Record) -> Result<()> {
@@ -235,9 +237,28 @@ impl BackupService {
 
     /// Authenticates, runs `op` in a tracked task (so a caller that goes
     /// away cannot cancel a half-done write), and audits the outcome of every
-    /// change and of every denied request. The audit line is flushed before
-    /// this returns.
+    /// change and of every denied request. The audit line is fdatasynced
+    /// before this returns; when it cannot be written, see [`unaudited`].
     async fn run<T, F, Fut>(&self, action: &'static str, creds: &Credentials, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Principal, Facts) -> Fut,
+        Fut: Future<Output = Result<T>> + Send + 'static,
+    {
+        self.run_noted(action, creds, op, |_, _| false).await
+    }
+
+    /// [`run`](Self::run) for an operation whose result can carry a warning
+    /// (`note` adds it and returns true): a change that happened but whose
+    /// outcome line could not be written is answered as done, with the
+    /// warning, instead of as a failure.
+    async fn run_noted<T, F, Fut>(
+        &self,
+        action: &'static str,
+        creds: &Credentials,
+        op: F,
+        note: fn(&mut T, String) -> bool,
+    ) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(Principal, Facts) -> Fut,
@@ -285,14 +306,26 @@ impl BackupService {
                 svc.refused(event, source)?;
             } else {
                 svc.inner.metrics.observe(&event);
-                if audited || denied {
-                    svc.inner.audit.write(&event)?;
+                if (audited || denied)
+                    && let Err(e) = svc.inner.audit.write(&event)
+                {
+                    return unaudited(result, &e, note);
                 }
             }
             result
         });
         task.await
             .map_err(|e| Error::internal(format!("the operation's task failed: {e}")))?
+    }
+
+    /// Writes the intent line of a destructive operation before it changes
+    /// anything.
+    ///
+    /// # Errors
+    /// Unavailable naming the audit log (full disk, I/O error): the
+    /// operation must not go on unaudited.
+    fn intent(&self, facts: &Facts) -> Result<()> {
+        self.inner.audit.intent(&facts.snapshot())
     }
 
     /// Where `tenant`'s commands run, refusing a connection that would leave

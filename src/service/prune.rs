@@ -25,6 +25,9 @@ pub struct PruneOutcome {
     pub removed: Vec<Record>,
     pub failures: Vec<String>,
     pub dry_run: bool,
+    /// What the caller must know beyond the counts (an outcome the audit
+    /// log could not record).
+    pub warnings: Vec<String>,
 }
 
 impl PruneOutcome {
@@ -34,11 +37,21 @@ impl PruneOutcome {
         } else {
             "removed"
         };
-        let m = format!("kept {}, {verb} {}", self.kept.len(), self.removed.len());
-        match self.failures.len() {
-            0 => m,
-            n => format!("{m}, {n} removals failed"),
+        let mut m = format!("kept {}, {verb} {}", self.kept.len(), self.removed.len());
+        if !self.failures.is_empty() {
+            m = format!("{m}, {} removals failed", self.failures.len());
         }
+        for w in &self.warnings {
+            m = format!("{m}; {w}");
+        }
+        m
+    }
+
+    /// Adds a warning (for `run_noted`).
+    #[allow(clippy::needless_pass_by_value)] // the shape run_noted takes
+    fn warn(&mut self, warning: String) -> bool {
+        self.warnings.push(warning);
+        true
     }
 }
 
@@ -47,10 +60,9 @@ impl BackupService {
     /// InvalidArgument for an empty policy; PermissionDenied.
     pub async fn prune(&self, creds: &Credentials, req: PruneRequest) -> Result<PruneOutcome> {
         let svc = self.clone();
-        self.run("prune", creds, move |who, facts| async move {
-            svc.prune_inner(&who, req, &facts).await
-        })
-        .await
+        let work = move |who, facts| async move { svc.prune_inner(&who, req, &facts).await };
+        self.run_noted("prune", creds, work, PruneOutcome::warn)
+            .await
     }
 
     async fn prune_inner(
@@ -84,6 +96,7 @@ impl BackupService {
         if let Some(db) = &req.database {
             records.retain(|r| &r.database == db);
         }
+        let mut doomed = Vec::new();
         for group in catalog::by_database(records).into_values() {
             let times: Vec<_> = group.iter().map(|r| r.created_at).collect();
             let verdicts = retention::apply(&req.policy, &times);
@@ -105,10 +118,16 @@ impl BackupService {
                     out.kept.push((record, vec![note]));
                     continue;
                 }
-                if req.dry_run {
-                    out.removed.push(record);
-                    continue;
-                }
+                doomed.push(record);
+            }
+        }
+        if req.dry_run {
+            out.removed = doomed;
+        } else if !doomed.is_empty() {
+            // The intent names every backup this run may remove.
+            note_ids(facts, &doomed);
+            self.intent(facts)?;
+            for record in doomed {
                 let Some(_lock) = self.inner.locks.try_lock(&record.id) else {
                     out.kept
                         .push((record, vec!["in use by a running restore or verify".into()]));
@@ -120,13 +139,14 @@ impl BackupService {
                 }
             }
         }
-        facts.id(&out
-            .removed
-            .iter()
-            .map(|r| r.id.as_str())
-            .collect::<Vec<_>>()
-            .join(","));
-        facts.size(out.removed.iter().map(|r| r.size_bytes).sum());
+        note_ids(facts, &out.removed);
         Ok(out)
     }
+}
+
+/// Names `records` (ids and total size) on the audit line.
+fn note_ids(facts: &Facts, records: &[Record]) {
+    let ids: Vec<&str> = records.iter().map(|r| r.id.as_str()).collect();
+    facts.id(&ids.join(","));
+    facts.size(records.iter().map(|r| r.size_bytes).sum());
 }

@@ -21,10 +21,9 @@ impl BackupService {
     /// failed", or pg_restore's own stderr), Unavailable.
     pub async fn restore(&self, creds: &Credentials, req: RestoreRequest) -> Result<String> {
         let svc = self.clone();
-        self.run("restore", creds, move |who, facts| async move {
-            svc.restore_inner(&who, req, &facts).await
-        })
-        .await
+        let work = move |who, facts| async move { svc.restore_inner(&who, req, &facts).await };
+        self.run_noted("restore", creds, work, super::note_message)
+            .await
     }
 
     async fn restore_inner(
@@ -59,6 +58,10 @@ impl BackupService {
         let spool = self.spool(&record, &progress).await?;
         let archive = self.decoded(&record, &spool).await?;
 
+        // --clean drops what is there: audited before anything is dropped.
+        if req.options.clean {
+            self.intent(facts)?;
+        }
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
             engine::create_database(&target, &conn, &database).await?;

@@ -2,50 +2,13 @@
 //! and ENOSPC in the middle of one fails that dump alone (nothing partial,
 //! the catalog and the audit log intact, earlier backups still restore).
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use containarium::Code;
 
 use crate::stages::grow_and_back_up;
+use crate::support::disk::SmallDisk;
 use crate::support::{
     Harness, Tenant, config_for, create_req, fingerprint, none, restore_req, seed,
 };
-
-/// A tmpfs of `size` mounted for the test's lifetime, unmounted on drop.
-struct SmallDisk(tempfile::TempDir);
-
-impl SmallDisk {
-    fn mount(size: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let out = Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "mounting a tmpfs (needs root): {out:?}"
-        );
-        Self(dir)
-    }
-
-    fn path(&self) -> PathBuf {
-        self.0.path().to_path_buf()
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.0.path()).status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dump_that_fills_the_disk_fails_alone_and_leaves_nothing_partial() {

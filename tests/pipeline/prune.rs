@@ -128,9 +128,10 @@ async fn prune_keeps_exactly_what_the_policy_keeps() {
     assert_eq!(
         audit
             .lines()
-            .filter(|l| l.contains("\"action\":\"prune\""))
+            .filter(|l| l.contains("\"action\":\"prune\"") && l.contains("\"phase\":\"outcome\""))
             .count(),
-        2
+        2,
+        "one outcome line per prune (a real one also has its intent)"
     );
 }
 

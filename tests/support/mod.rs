@@ -4,6 +4,7 @@
 
 pub mod certs;
 pub mod daemon;
+pub mod disk;
 pub mod emulators;
 pub mod mcp_client;
 pub mod procs;
