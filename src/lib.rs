@@ -20,6 +20,8 @@ pub mod grpc;
 pub mod mcp;
 pub mod metrics;
 pub mod notify;
+#[cfg(test)]
+mod parser_props;
 pub mod rest;
 pub mod retention;
 pub mod runtime;

@@ -49,7 +49,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Serialize + Default> FromRequest<S> f
 }
 
 /// A body as message `T`, refusing fields `T` does not have.
-fn parse<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, ApiError> {
     let invalid = |e: String| ApiError::from(Error::invalid(format!("invalid request body: {e}")));
     let input: Value = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
     let msg: T = serde_json::from_value(input.clone()).map_err(|e| invalid(e.to_string()))?;

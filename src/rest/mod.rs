@@ -6,7 +6,7 @@
 
 mod descriptor;
 mod error;
-mod json;
+pub(crate) mod json;
 pub mod openapi;
 pub mod routes;
 

@@ -86,7 +86,8 @@ impl BackupService {
     /// still lets the record go.
     ///
     /// # Errors
-    /// NotFound, InvalidArgument, PermissionDenied.
+    /// NotFound, InvalidArgument, PermissionDenied; Unavailable when the
+    /// audit log cannot take the intent line (nothing is deleted).
     pub async fn delete(&self, creds: &Credentials, id: String) -> Result<String> {
         let svc = self.clone();
         let work = move |who: crate::auth::Principal, facts: super::Facts| async move {

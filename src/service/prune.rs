@@ -57,7 +57,8 @@ impl PruneOutcome {
 
 impl BackupService {
     /// # Errors
-    /// InvalidArgument for an empty policy; PermissionDenied.
+    /// InvalidArgument for an empty policy; PermissionDenied; Unavailable
+    /// when the audit log cannot take the intent line (nothing is removed).
     pub async fn prune(&self, creds: &Credentials, req: PruneRequest) -> Result<PruneOutcome> {
         let svc = self.clone();
         let work = move |who, facts| async move { svc.prune_inner(&who, req, &facts).await };

@@ -18,7 +18,8 @@ use crate::{Error, Result};
 impl BackupService {
     /// # Errors
     /// NotFound, PermissionDenied, FailedPrecondition ("integrity check
-    /// failed", or pg_restore's own stderr), Unavailable.
+    /// failed", or pg_restore's own stderr), Unavailable (also when a
+    /// `--clean` restore's intent line cannot be audited: nothing is dropped).
     pub async fn restore(&self, creds: &Credentials, req: RestoreRequest) -> Result<String> {
         let svc = self.clone();
         let work = move |who, facts| async move { svc.restore_inner(&who, req, &facts).await };

@@ -7,6 +7,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_chain;
 mod authz;
 mod binary;
 mod boundary;
