@@ -54,6 +54,8 @@ pub struct Config {
     pub catalog_sync: bool,
     /// Append-only audit log; default `<backup-dir>/audit.jsonl`.
     pub audit_log: Option<PathBuf>,
+    /// `[audit]`: where the audit chain's daily heads go.
+    pub audit: crate::audit::AuditConfig,
     /// The default driver and container name template.
     pub runtime: RuntimeConfig,
     /// Declared tenants; a tenant not listed here is unknown.
@@ -114,6 +116,7 @@ impl Default for Config {
             verify_timeout_secs: 4 * 3600,
             catalog_sync: false,
             audit_log: None,
+            audit: crate::audit::AuditConfig::default(),
             runtime: RuntimeConfig::default(),
             tenants: BTreeMap::new(),
             server: ServerConfig::default(),

@@ -11,10 +11,11 @@ use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use super::Event;
+use super::head::DayHead;
 use crate::{Error, Result};
 
 /// Hex SHA-256 of one line's bytes (without its newline).
@@ -37,6 +38,18 @@ pub(super) struct Writer {
     /// A failed write could not be cut back: the tail is re-read (and its
     /// torn line marked) before the next line.
     broken: bool,
+    /// The UTC day of the last whole line.
+    day: Option<NaiveDate>,
+    /// Heads of days that ended (a line of a later day was written), not
+    /// yet taken for publishing.
+    pub closed: Vec<DayHead>,
+}
+
+/// The UTC day of a line's RFC 3339 timestamp.
+fn day_of(timestamp: &str) -> Option<NaiveDate> {
+    chrono::DateTime::parse_from_rfc3339(timestamp)
+        .ok()
+        .map(|t| t.with_timezone(&Utc).date_naive())
 }
 
 fn unavailable(path: &Path, e: &std::io::Error) -> Error {
@@ -93,6 +106,8 @@ impl Writer {
             seq: 0,
             len,
             broken: false,
+            day: None,
+            closed: Vec::new(),
         };
         if len == 0 {
             w.append(&marker("start", "a new audit log".into()))?;
@@ -142,6 +157,8 @@ impl Writer {
             seq: 0,
             len: 0,
             broken: false,
+            day: None,
+            closed: Vec::new(),
         };
         w.append(&marker(
             "start",
@@ -167,6 +184,7 @@ impl Writer {
         }
         self.prev = line_hash(&last);
         self.seq = event.seq;
+        self.day = day_of(&event.timestamp);
         self.len = len;
         self.broken = false;
         if !torn.is_empty() {
@@ -228,6 +246,24 @@ impl Writer {
             return Err(unavailable(&self.path, &e));
         }
         self.len += buf.len() as u64;
+        let day = day_of(&event.timestamp);
+        if let (Some(was), Some(now)) = (self.day, day)
+            && now > was
+        {
+            self.closed.push(DayHead {
+                day: was,
+                seq: self.seq,
+                sha256: self.prev.clone(),
+                file: self
+                    .path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            });
+        }
+        if day.is_some() {
+            self.day = day;
+        }
         self.prev = line_hash(line.as_bytes());
         self.seq = event.seq;
         Ok(line)

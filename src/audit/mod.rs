@@ -7,7 +7,10 @@
 //! password or token has no way in.
 
 mod chain;
+mod head;
 pub mod verify;
+
+pub use head::{AuditConfig, DayHead};
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -150,6 +153,28 @@ impl Audit {
                 event.action
             ))
         })
+    }
+}
+
+impl Audit {
+    /// Heads of the days that ended since the last call, for publishing.
+    pub fn take_closed_days(&self) -> Vec<DayHead> {
+        self.writer
+            .lock()
+            .ok()
+            .and_then(|mut g| g.as_mut().map(|w| std::mem::take(&mut w.closed)))
+            .unwrap_or_default()
+    }
+
+    /// Puts back heads that could not be published, to try again.
+    pub fn requeue_days(&self, heads: Vec<DayHead>) {
+        if let Ok(mut g) = self.writer.lock()
+            && let Some(w) = g.as_mut()
+        {
+            let newer = std::mem::take(&mut w.closed);
+            w.closed = heads;
+            w.closed.extend(newer);
+        }
     }
 }
 

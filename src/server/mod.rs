@@ -173,6 +173,7 @@ pub async fn serve(
 
     // The freshness check alerts while the daemon serves, and stops with it.
     let watch = tokio::spawn(service.clone().watch_freshness());
+    let heads = AbortOnDrop(tokio::spawn(service.clone().publish_chain_heads()));
     let trigger = stop.clone();
     tokio::spawn(async move {
         shutdown.await;
@@ -186,6 +187,7 @@ pub async fn serve(
     };
     tokio::pin!(servers);
     let _watch = AbortOnDrop(watch);
+    let _heads = heads;
     tokio::select! {
         r = &mut servers => { r?; }
         () = async { stop.cancelled().await; tokio::time::sleep(options.grace).await } => {

@@ -2,6 +2,7 @@
 //! MCP, CLI through them) calls these methods with the caller's credentials;
 //! authentication, validation, tenancy, limits and audit all happen here.
 
+mod chain_head;
 mod check;
 mod create;
 mod facts;
@@ -103,6 +104,8 @@ struct Inner {
     /// The local destination's directory (for the free-space floor).
     backup_dir: PathBuf,
     audit: Audit,
+    /// Whether finished days' chain heads go to the default bucket.
+    chain_head: bool,
     limits: Limits,
     locks: IdLocks,
     /// Every running operation, so shutdown can wait for them.
@@ -144,6 +147,7 @@ impl BackupService {
                 dump: config.dump_policy()?,
                 backup_dir: config.backup_dir.clone(),
                 audit,
+                chain_head: config.audit.bucket_chain_head,
                 limits: Limits::new(config),
                 locks: IdLocks::default(),
                 tasks: TaskTracker::new(),

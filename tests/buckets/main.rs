@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod chain_head;
 mod cli;
 mod encrypted;
 mod guard;
