@@ -29,6 +29,9 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 # The CLIs a dump restores with by hand (tests prove the README's commands).
 command -v age >/dev/null || need+=(age)
 command -v zstd >/dev/null || need+=(zstd)
+# The shells whose completions tests/cli/commands.rs loads.
+command -v zsh >/dev/null || need+=(zsh)
+command -v fish >/dev/null || need+=(fish)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup.sh: installing ${need[*]}"
   apt-get update -qq

@@ -34,7 +34,8 @@ tenants_cleanup() {
 }
 
 # start_daemon CONFIG: runs the daemon in the background (pid in $daemon_pid)
-# and sets CONTAINARIUM_SERVER from its own "listening" log line.
+# and sets CONTAINARIUM_SERVER (gRPC) and daemon_http (the HTTP port's URL)
+# from its own "listening" log line.
 start_daemon() {
   "$bin" daemon --config "$1" --log-format json 2> "$work/daemon.log" &
   daemon_pid=$!
@@ -48,7 +49,7 @@ for line in open(sys.argv[1]):
     except ValueError:
         continue
     if f.get("message") == "containarium daemon listening":
-        print(f["grpc"])
+        print(f["grpc"], f["http"])
 PY
 )
     [ -n "$grpc" ] && break
@@ -56,7 +57,8 @@ PY
     sleep 0.1
   done
   [ -n "$grpc" ] || { echo "the daemon did not start" >&2; return 1; }
-  export CONTAINARIUM_SERVER="http://$grpc"
+  daemon_http="http://${grpc#* }"
+  export CONTAINARIUM_SERVER="http://${grpc% *}"
 }
 
 stop_daemon() {

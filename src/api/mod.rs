@@ -80,6 +80,14 @@ pub trait Api: Send + Sync {
         let _ = (creds, rpc);
         invalid
     }
+
+    /// Whether `creds` may call `rpc` (its proto name) at all, decided before
+    /// its request is decoded: Unauthenticated or PermissionDenied (audited),
+    /// else Ok. Remote implementations leave this to the server.
+    async fn gate(&self, creds: &Credentials, rpc: &str) -> Result<()> {
+        let _ = (creds, rpc);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -245,6 +253,10 @@ impl Api for BackupService {
 
     async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {
         BackupService::reject(self, creds, rpc, invalid).await
+    }
+
+    async fn gate(&self, creds: &Credentials, rpc: &str) -> Result<()> {
+        BackupService::gate_rpc(self, creds, rpc).await
     }
 }
 

@@ -1,7 +1,10 @@
-//! The gRPC surface: `containarium.v1.BackupService` over tonic. Each method
-//! reads the bearer token from the `authorization` metadata, calls [`Api`],
-//! and maps the error in [`status`]. Nothing else happens here.
+//! The gRPC surface: `containarium.v1.BackupService` over tonic. Each call
+//! is admitted from its metadata before its message is decoded ([`admit`]);
+//! each method then reads the bearer token from the `authorization`
+//! metadata, calls [`Api`], and maps the error in [`status`]. Nothing else
+//! happens here.
 
+mod admit;
 mod status;
 
 pub use status::{code_from_grpc, grpc_code, to_status};
@@ -19,9 +22,10 @@ pub struct Grpc {
     api: Arc<dyn Api>,
 }
 
-/// The tonic service to add to a server.
-pub fn service(api: Arc<dyn Api>) -> BackupServiceServer<Grpc> {
-    BackupServiceServer::new(Grpc { api })
+/// The tonic service to add to a server: a caller without credentials (or
+/// without the RPC's scope) is refused before the request is decoded.
+pub fn service(api: Arc<dyn Api>) -> admit::Admitted<BackupServiceServer<Grpc>> {
+    admit::Admitted::new(BackupServiceServer::new(Grpc { api: api.clone() }), api)
 }
 
 /// Only the `authorization` key can carry identity.

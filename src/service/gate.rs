@@ -59,6 +59,24 @@ impl BackupService {
             .unwrap_or_else(|| Error::internal("a refused request was not refused"))
     }
 
+    /// Whether `creds` may call `rpc` at all, before its request is read:
+    /// an unauthenticated caller is counted and audited as [`Self::admit`]
+    /// does, a denied one as [`Self::reject`] does; an allowed call costs
+    /// one token check and writes nothing (the call itself is audited).
+    ///
+    /// # Errors
+    /// Unauthenticated, PermissionDenied.
+    pub async fn gate_rpc(&self, creds: &Credentials, rpc: &str) -> Result<()> {
+        let g = gate(rpc);
+        let who = self.admit(g.action, creds)?;
+        if who.require(g.scope).is_ok() && (who.admin || !g.admin_only) {
+            return Ok(());
+        }
+        Err(self
+            .reject(creds, rpc, Error::internal("a denied call was allowed"))
+            .await)
+    }
+
     /// Converts a request with `convert`; when that fails, answers as
     /// [`reject`](Self::reject) does.
     pub(crate) async fn convert<T>(

@@ -115,21 +115,18 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
         .into_inner();
     assert!(again.added.is_empty(), "{again:?}");
     assert_eq!(again.unchanged, 1);
-    let files_before: Vec<_> = std::fs::read_dir(&config_b.backup_dir)
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).ok())
-        .collect();
+    let files_before = contents(&config_b.backup_dir);
     let all = c
         .rebuild_index(authed(proto::RebuildIndexRequest::default(), &admin))
         .await
         .unwrap()
         .into_inner();
     assert!(all.added.is_empty() && all.unchanged == 2, "{all:?}");
-    let files_after: Vec<_> = std::fs::read_dir(&config_b.backup_dir)
-        .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).ok())
-        .collect();
-    assert_eq!(files_before.len(), files_after.len());
+    assert_eq!(
+        contents(&config_b.backup_dir),
+        files_before,
+        "a second rebuild rewrites nothing"
+    );
 
     let mut listed = c
         .list_backups(authed(proto::ListBackupsRequest::default(), &admin))
@@ -192,4 +189,23 @@ async fn a_new_host_rebuilds_the_index_from_the_buckets_and_restores() {
         "{audit}"
     );
     b.stop().await;
+}
+
+/// Every file under `dir` (but the audit log, which records each rebuild)
+/// with its bytes, by path.
+fn contents(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let path = e.unwrap().path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if path.file_name() != Some(std::ffi::OsStr::new("audit.jsonl")) {
+                let bytes = std::fs::read(&path).unwrap();
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
 }

@@ -14,7 +14,7 @@ async fn errors_exit_non_zero_with_one_line() {
         failed_with(&anonymous.run(&["list"]).await, "token");
 
         let forged = Cli::new(&d, transport, Some("not.a.jwt".into()));
-        failed_with(&forged.run(&["list"]).await, "");
+        failed_with(&forged.run(&["list"]).await, "invalid token");
 
         let alice = Cli::new(&d, transport, Some(d.token("alice", &[], None)));
         failed_with(
@@ -25,7 +25,7 @@ async fn errors_exit_non_zero_with_one_line() {
             &alice.run(&["delete", "alice-app-20200101T000000Z"]).await,
             "not found",
         );
-        failed_with(&alice.run(&["get", "../x"]).await, "");
+        failed_with(&alice.run(&["get", "../x"]).await, "is not a backup id");
         // Another tenant's id answers exactly like a missing one.
         failed_with(
             &alice.run(&["get", "bob-app-20200101T000000Z"]).await,
@@ -34,7 +34,7 @@ async fn errors_exit_non_zero_with_one_line() {
         // A tenant the daemon does not know.
         failed_with(
             &alice.run(&["create", "alice", "--database", "app"]).await,
-            "",
+            "unknown tenant \"alice\": it is not declared under [tenants]",
         );
 
         let read_only = Cli::new(
@@ -47,7 +47,7 @@ async fn errors_exit_non_zero_with_one_line() {
             &read_only
                 .run(&["delete", "alice-app-20200101T000000Z"])
                 .await,
-            "",
+            "this token lacks the backups:write scope",
         );
     }
     d.stop().await;

@@ -6,6 +6,7 @@
 mod support;
 
 mod audit;
+mod commands;
 mod compat;
 mod deploy;
 mod errors;

@@ -127,6 +127,15 @@ async fn prune_refuses_without_rules_and_dry_runs_say_why() {
         let cli = Cli::new(&d, transport, Some(d.token("alice", &[], None)));
         cli.ok(&["create", "alice", "--database", "app"]).await;
         cli.ok(&["create", "alice", "--database", "app"]).await;
+        let count = async || {
+            cli.json(&["list"]).await["records"]
+                .as_array()
+                .unwrap()
+                .len()
+        };
+        // Two new ones, beside the one the previous transport's prune kept.
+        let before = count().await;
+        assert_eq!(before, if transport == BOTH[0] { 2 } else { 3 });
         failed_with(&cli.run(&["prune"]).await, "keep rule");
         let dry = cli.ok(&["prune", "--keep-last", "1", "--dry-run"]).await;
         assert!(dry.contains("would remove"), "{dry}");
@@ -135,11 +144,14 @@ async fn prune_refuses_without_rules_and_dry_runs_say_why() {
                 .any(|l| l.starts_with("keep") && l.contains("last snapshot")),
             "{dry}"
         );
-        let listed = cli.json(&["list"]).await;
-        assert!(
-            listed["records"].as_array().unwrap().len() >= 2,
-            "dry run deleted nothing"
+        assert_eq!(
+            dry.lines()
+                .filter(|l| l.starts_with("would remove") && l.contains(" alice-app-"))
+                .count(),
+            before - 1,
+            "{dry}"
         );
+        assert_eq!(count().await, before, "the dry run deleted nothing");
         let real = cli.json(&["prune", "--keep-last", "1"]).await;
         assert_eq!(real["kept"].as_array().unwrap().len(), 1, "{real}");
         assert_eq!(
@@ -194,4 +206,78 @@ async fn the_weekly_verify_script_tests_every_newest_backup() {
             "{r}"
         );
     }
+}
+
+/// Every `--keep-*` flag through the binary: one database per rule, with
+/// backups spaced so each rule's buckets are unambiguous whatever today's
+/// date (a day apart are different days; 7 days, different weeks; 32 days,
+/// different months; 367 days, different years). Each prune runs for real
+/// on its database only; what it keeps is exactly what the rule names, and
+/// the removed backups' dumps are gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_keep_rule_prunes_through_the_cli() {
+    let t = Tenant::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_for(dir.path(), &[("alice", &t)]);
+    let backups = config.backup_dir.clone();
+    let d = TestDaemon::start(&config).await;
+    let rules: [(&str, &[&str], &[i64], usize); 5] = [
+        ("daily", &["--keep-daily", "2"], &[0, 1, 2, 3], 2),
+        ("weekly", &["--keep-weekly", "2"], &[0, 7, 14, 21], 2),
+        ("monthly", &["--keep-monthly", "2"], &[0, 32, 64, 96], 2),
+        ("yearly", &["--keep-yearly", "2"], &[0, 367, 734], 2),
+        ("within", &["--keep-within", "10d"], &[0, 5, 20, 40], 2),
+    ];
+    let mut ids = std::collections::BTreeMap::new();
+    for (db, _, ages, _) in rules {
+        let now = Utc::now();
+        let mut made = Vec::new();
+        for age in ages {
+            let r = synthetic_record(&backups, "alice", db, now - Duration::days(*age), 1);
+            std::fs::write(&r.location, b"x").unwrap();
+            Catalog::open(&backups).unwrap().put(&r).await.unwrap();
+            made.push(r.id);
+        }
+        ids.insert(db, made);
+    }
+    let transports = [crate::Transport::Grpc, crate::Transport::Rest];
+    for (i, (db, flags, _, keep)) in rules.into_iter().enumerate() {
+        let cli = Cli::new(&d, transports[i % 2], Some(d.token("alice", &[], None)));
+        let mut args = vec!["prune", "--tenant", "alice", "--database", db];
+        args.extend(flags);
+        let out = cli.json(&args).await;
+        let idlist = |k: &str| -> Vec<String> {
+            out[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["record"]["id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let made = &ids[db];
+        // Newest first: the rule keeps the first `keep` and removes the rest.
+        assert_eq!(idlist("kept"), made[..keep], "{db}: {out}");
+        assert_eq!(idlist("removed"), made[keep..], "{db}: {out}");
+        let reasons = out["kept"][0]["reasons"].to_string();
+        assert!(
+            reasons.contains(db),
+            "{db}: the reason names the rule: {reasons}"
+        );
+        let listed = cli.json(&["list", "alice"]).await;
+        let left: Vec<&str> = listed["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["database"] == db)
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(left, made[..keep], "{db}: what is listed afterwards");
+        for gone in &made[keep..] {
+            assert!(
+                !backups.join(format!("{gone}.dump")).exists(),
+                "{db}: {gone}'s dump was removed"
+            );
+        }
+    }
+    d.stop().await;
 }

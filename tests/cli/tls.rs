@@ -5,7 +5,7 @@
 use crate::support::certs::certificates;
 use crate::support::daemon::TestDaemon;
 use crate::support::{Tenant, config_for};
-use crate::{BOTH, Cli, Transport};
+use crate::{BOTH, Cli, Transport, failed_with};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_cli_speaks_tls_to_both_ports() {
@@ -44,14 +44,14 @@ async fn the_cli_speaks_tls_to_both_ports() {
         assert!(!listed["records"].as_array().unwrap().is_empty());
 
         // Without the CA the server is not trusted; plain text is not served.
-        let untrusted = https.run(&["list"]).await;
-        assert!(!untrusted.status.success(), "{untrusted:?}");
+        let line = failed_with(&https.run(&["list"]).await, "cannot reach");
+        assert!(line.contains("certificate"), "{transport:?}: {line}");
         let plain = Cli::at(
             format!("http://{addr}"),
             transport == Transport::Rest,
             token.clone(),
         );
-        assert!(!plain.run(&["list"]).await.status.success());
+        failed_with(&plain.run(&["list"]).await, "cannot reach");
     }
     d.stop().await;
 }

@@ -54,7 +54,9 @@ impl Daemon {
             }
         });
         let http = loop {
-            let line = rx.recv().expect("the daemon exited before listening");
+            let line = rx
+                .recv_timeout(std::time::Duration::from_mins(1))
+                .expect("the daemon exited or stayed silent before listening");
             let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
             if v["fields"]["message"] == "containarium daemon listening" {
                 break v["fields"]["http"].as_str().unwrap().to_string();
@@ -370,9 +372,15 @@ fn stopping_during_a_backup_never_leaves_half_a_record() {
                 .send()
                 .map(|r| r.status().as_u16())
         });
-        // Wait until the dump is streaming into its temporary file.
+        // Wait (bounded) until the dump is streaming into its temporary file.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
         while !files(&backups).iter().any(|f| f.ends_with(".tmp")) {
-            std::thread::yield_now();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the dump never started writing its temporary file: {:?}",
+                files(&backups)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         d.signal(sig);
         let (status, _) = d.wait();

@@ -140,3 +140,83 @@ async fn a_stream_transport_acts_with_the_fixed_credential_only() {
         server.await.unwrap();
     }
 }
+
+/// The real binary forwarding to a real daemon (gRPC, then REST with
+/// `--http`): a create through the stdio tools makes a real dump on the
+/// daemon's disk, and the list through the same tools shows it — as the
+/// token's tenant sees it (a file name, not the host path).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_binary_forwards_a_create_and_a_list_to_a_real_daemon() {
+    use crate::support::daemon::TestDaemon;
+
+    let t = crate::support::Tenant::start();
+    t.create_db("app");
+    t.psql("app", "CREATE TABLE x AS SELECT 1 AS i");
+    let dir = tempfile::tempdir().unwrap();
+    let config = crate::support::config_for(dir.path(), &[("alice", &t)]);
+    let d = TestDaemon::start(&config).await;
+    let token = d.token("alice", &[], None);
+    let home = tempfile::tempdir().unwrap();
+    let token_file = home.path().join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
+
+    let mut created = Vec::new();
+    for (server, http) in [(d.grpc, false), (d.http, true)] {
+        let mut target = vec![
+            "--".to_string(),
+            env!("CARGO_BIN_EXE_containarium").to_string(),
+            "mcp".into(),
+            "--server".into(),
+            format!("http://{server}"),
+            "--token-file".into(),
+            token_file.display().to_string(),
+        ];
+        if http {
+            target.push("--http".into());
+        }
+        let job = json!({
+            "mode": "auto",
+            "env": {"XDG_CONFIG_HOME": home.path()},
+            "calls": [
+                {"tool": "create_backup", "args": {"username": "alice", "database": "app", "db_password": PW}},
+                {"tool": "list_backups", "args": {}},
+            ],
+        });
+        let (out, stderr) = run_client(&target, &job).await;
+        let r = out["results"].as_array().unwrap();
+        let create = crate::fixture::ok(&r[0]);
+        let record = &create["records"][0];
+        let id = record["id"].as_str().unwrap().to_string();
+        assert!(id.starts_with("alice-app-"), "http={http}: {create}");
+        assert_eq!(record["location"], format!("{id}.dump"), "{create}");
+        let dump = config.backup_dir.join(format!("{id}.dump"));
+        assert!(
+            std::fs::metadata(&dump).unwrap().len() > 0,
+            "the daemon wrote {}",
+            dump.display()
+        );
+        created.push(id);
+        let listed: Vec<&str> = crate::fixture::ok(&r[1])["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["id"].as_str().unwrap())
+            .collect();
+        let mut want: Vec<&str> = created.iter().map(String::as_str).collect();
+        want.reverse();
+        assert_eq!(
+            listed, want,
+            "http={http}: newest first, every create so far"
+        );
+        let everything = format!("{out}{stderr}");
+        assert!(
+            !everything.contains(PW),
+            "the password leaked (http={http})"
+        );
+        assert!(
+            !everything.contains(&token),
+            "the token leaked (http={http})"
+        );
+    }
+    d.stop().await;
+}

@@ -40,13 +40,21 @@ async fn gcs_store_conforms() {
 async fn s3_store_conforms() {
     let s3 = Moto::start();
     s3.create_bucket("conformance");
+    // Sibling prefixes, not nested ones: a store that leaked into its
+    // neighbour's keys would show them in its own listing.
     conformance::run(
         s3.store("s3://conformance/p/one"),
-        s3.store("s3://conformance/p"),
+        s3.store("s3://conformance/p/two"),
     )
     .await;
     assert!(
         s3.pending_uploads("conformance").is_empty(),
         "aborted multipart uploads are gone"
+    );
+    let left = s3.objects("conformance");
+    assert!(
+        left.iter()
+            .all(|n| n.starts_with("p/one/") || n.starts_with("p/two/")),
+        "nothing outside the prefixes: {left:?}"
     );
 }
