@@ -279,7 +279,11 @@ impl BackupService {
             .operations
             .start("create", tenant, database, &id, 0);
         let key = format!("{id}.dump");
-        let pipeline = self.inner.dump.pipeline(tenant)?;
+        let pipeline = self
+            .inner
+            .dump
+            .pipeline(tenant)?
+            .reporting_to(progress.counter());
         // One retention for the dump and its sidecar, recorded with them.
         let locked_until = store.lock_period().map(crate::store::retain_until);
         let mut writer = store.writer_locked(&key, locked_until).await?;
@@ -293,31 +297,36 @@ impl BackupService {
                 if source.kind == Kind::Globals {
                     let passwords = self.inner.dump.role_passwords(tenant);
                     let mut child = engine::dump_globals(target, conn, passwords).await?;
-                    let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
+                    let stdout = child.stdout.take().expect("stdout is piped");
                     let pumped = pipeline.run(stdout, writer.as_mut()).await;
-                    return Ok((finished(pumped, child.finish().await, tenant, "globals", target)?, None, None));
+                    let encoded = finished(pumped, child.finish().await, tenant, "globals", target)?;
+                    return Ok((encoded, None, None));
                 }
-                let relation_count = match engine::relation_count(target, conn, database).await {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
+                // The relation count is a catalog query, run beside the dump
+                // rather than before it; the row counts come from the
+                // archive itself (exact, in the dump's snapshot).
+                let relations = async {
+                    engine::relation_count(target, conn, database)
+                        .await
+                        .inspect_err(|e| tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest"))
+                        .ok()
+                };
+                let dump = async {
+                    let mut child =
+                        engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
+                    let stdout = child.stdout.take().expect("stdout is piped");
+                    let pumped = pipeline.run(stdout, writer.as_mut()).await;
+                    finished(pumped, child.finish().await, tenant, database, target)
+                };
+                let (relation_count, encoded) = tokio::join!(relations, dump);
+                let encoded = encoded?;
+                let row_counts = match &encoded.row_counts {
+                    Ok(m) => Some(m.clone()),
+                    Err(why) => {
+                        tracing::warn!(%id, reason = %why, "rows not counted; the backup will have no row manifest");
                         None
                     }
                 };
-                // Counted just before the dump, outside its snapshot: on a database
-                // written to meanwhile, verify reports the difference it sees.
-                let row_counts = match engine::row_counts(target, conn, database).await {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
-                        None
-                    }
-                };
-                let mut child =
-                    engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
-                let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
-                let pumped = pipeline.run(stdout, writer.as_mut()).await;
-                let encoded = finished(pumped, child.finish().await, tenant, database, target)?;
                 Ok((encoded, relation_count, row_counts))
             },
         )

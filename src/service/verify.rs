@@ -339,7 +339,7 @@ async fn compare_manifests(
         return checks.push(check(
             "row_counts",
             true,
-            "no row manifest in this record (older backup); not compared",
+            "no row manifest in this record (an older backup, or an archive that could not be counted); not compared",
         ));
     };
     match engine::row_counts(target, conn, scratch).await {

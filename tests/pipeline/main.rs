@@ -10,6 +10,7 @@ mod concurrency;
 mod disk;
 mod failures;
 mod layout;
+mod manifests;
 mod prune;
 mod secrets;
 mod stages;
