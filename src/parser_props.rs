@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 
 use crate::catalog::{
-    Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, decode, encode,
+    Check, Destination, Encoding, Engine, Kind, Record, Verification, VerifyResult, decode, encode,
     make_id, validate_id, validate_name,
 };
 use crate::config::Config;
@@ -111,6 +111,7 @@ fn record() -> impl Strategy<Value = Record> {
     );
     (names, body, extra).prop_map(
         |((t, d, at, n), (size, sha, location, rel), (v, rows, stages, comp, locked, dest))| {
+            let t2 = t.clone();
             Record {
                 id: make_id(&t, &d, &at, n),
                 username: t,
@@ -132,6 +133,14 @@ fn record() -> impl Strategy<Value = Record> {
                     encryption: comp,
                     recipients: Vec::new(),
                 },
+                // Globals records are told apart by their kind, and name
+                // the globals of the same create when they are databases.
+                kind: if dest == 2 {
+                    Kind::Globals
+                } else {
+                    Kind::Database
+                },
+                globals_id: (dest == 1).then(|| make_id(&t2, ".globals", &at, n)),
                 locked_until: locked,
             }
         },

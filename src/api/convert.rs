@@ -85,6 +85,8 @@ pub fn record_to_proto(r: &Record) -> proto::BackupRecord {
         encryption: r.encoding.encryption.clone().unwrap_or_default(),
         recipients: r.encoding.recipients.clone(),
         locked_until: r.locked_until.as_ref().map(rfc3339).unwrap_or_default(),
+        kind: r.kind.name().into(),
+        globals_id: r.globals_id.clone().unwrap_or_default(),
     }
 }
 
@@ -173,6 +175,7 @@ pub fn restore_from_proto(r: proto::RestoreBackupRequest) -> Result<RestoreReque
             jobs: r.jobs.unsigned_abs(),
             no_owner: r.no_owner,
         },
+        globals: r.globals,
     })
 }
 

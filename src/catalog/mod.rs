@@ -18,7 +18,7 @@ pub use id::{make_id, validate_id, validate_name};
 pub use intent::{DumpPlace, Intent, Leftover, Marker, MarkerKind};
 pub use page::{MAX_PAGE_SIZE, PageRequest};
 pub use record::{
-    Check, Destination, Encoding, Engine, Record, Verification, VerifyResult, rfc3339,
+    Check, Destination, Encoding, Engine, Kind, Record, Verification, VerifyResult, rfc3339,
 };
 
 use std::path::{Path, PathBuf};
@@ -540,6 +540,8 @@ mod tests {
             row_counts: None,
             encoding: super::Encoding::default(),
             locked_until: None,
+            kind: super::Kind::Database,
+            globals_id: None,
         }
     }
 

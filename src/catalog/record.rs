@@ -106,6 +106,39 @@ pub struct Record {
     /// Object Lock, GCS retention): the latest retention of any of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locked_until: Option<DateTime<Utc>>,
+    /// What the dump holds; absent (a database) in every older record.
+    #[serde(default, skip_serializing_if = "Kind::is_database")]
+    pub kind: Kind,
+    /// The globals (roles) taken by the same all-databases create: what
+    /// `restore --globals` and verify apply before this database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub globals_id: Option<String>,
+}
+
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// One database, as `pg_dump -Fc` wrote it.
+    #[default]
+    Database,
+    /// The tenant's roles, as `pg_dumpall --globals-only` wrote them (SQL
+    /// that is parsed, never run: see `engine::globals`).
+    Globals,
+}
+
+impl Kind {
+    pub fn is_database(&self) -> bool {
+        *self == Kind::Database
+    }
+
+    /// The name on the wire and in the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Database => "database",
+            Kind::Globals => "globals",
+        }
+    }
 }
 
 /// How the stored bytes were made from pg_dump's archive: what restore must

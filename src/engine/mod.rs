@@ -2,12 +2,15 @@
 //! Postgres database. Commands go through a [`Target`]; the password reaches
 //! the tools only through [`secret`]'s stdin preamble, never through argv.
 
+pub mod globals;
 mod sandbox;
 mod secret;
 mod sql;
 
+pub use globals::Globals;
 pub use sandbox::Sandbox;
 pub use secret::Password;
+pub use sql::ident as quote_ident;
 
 use std::collections::BTreeMap;
 
@@ -82,6 +85,46 @@ pub async fn dump(
     argv.extend_from_slice(extra);
     argv.extend(conn.args(database));
     secret::spawn(target, &conn.password, &argv, false).await
+}
+
+/// Starts `pg_dumpall --globals-only` writing the roles as SQL to stdout.
+/// Without `passwords`, `--no-role-passwords`: no verifier leaves the
+/// tenant's server, and a non-superuser can take the dump.
+///
+/// # Errors
+/// Unavailable when the container manager cannot be started.
+pub async fn dump_globals(target: &Target, conn: &PgConn, passwords: bool) -> Result<Running> {
+    let mut argv = vec!["pg_dumpall".to_string(), "--globals-only".into()];
+    if !passwords {
+        argv.push("--no-role-passwords".into());
+    }
+    // pg_dumpall's -d takes a connection string; -l names the database.
+    let mut connect = conn.args("postgres");
+    connect.truncate(connect.len() - 2);
+    argv.extend(connect);
+    argv.extend(["-l".into(), "postgres".into()]);
+    secret::spawn(target, &conn.password, &argv, false).await
+}
+
+/// The names of every role on the server.
+///
+/// # Errors
+/// As [`query`].
+pub async fn role_names(
+    target: &Target,
+    conn: &PgConn,
+) -> Result<std::collections::BTreeSet<String>> {
+    let out = query(target, conn, "postgres", "SELECT rolname FROM pg_roles").await?;
+    Ok(out.lines().map(str::to_string).collect())
+}
+
+/// Runs SQL this daemon generated (never a tenant's) in one transaction.
+///
+/// # Errors
+/// As [`query`]; nothing is changed then.
+pub async fn apply(target: &Target, conn: &PgConn, database: &str, sql: &str) -> Result<()> {
+    let sql = format!("BEGIN;\n{sql}COMMIT;");
+    query(target, conn, database, &sql).await.map(drop)
 }
 
 /// Starts `pg_restore` reading the archive from stdin: write it to `stdin`,

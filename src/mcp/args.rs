@@ -154,6 +154,9 @@ pub struct RestoreArgs {
     /// Do not reproduce object ownership (roles missing on the target).
     #[serde(default)]
     pub no_owner: bool,
+    /// First recreate the roles of the globals backup taken with this one.
+    #[serde(default)]
+    pub globals: bool,
     /// Database user (default `postgres`).
     pub db_user: Option<String>,
     /// Database password; never logged or echoed.
@@ -174,6 +177,7 @@ impl From<RestoreArgs> for proto::RestoreBackupRequest {
             clean: a.clean,
             jobs: a.jobs.unwrap_or_default(),
             no_owner: a.no_owner,
+            globals: a.globals,
         }
     }
 }

@@ -9,12 +9,15 @@ use futures::StreamExt;
 
 use super::{BackupService, CreateRequest, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{self, Destination, DumpPlace, Engine, Intent, META, Record, validate_name};
+use crate::catalog::{
+    self, Destination, DumpPlace, Engine, Intent, Kind, META, Record, validate_name,
+};
 use crate::engine::{self, PgConn};
 use crate::fault::{self, Phase};
 use crate::notify::Event;
-use crate::runtime::Target;
+use crate::runtime::{Finished, Target};
 use crate::store::Store;
+use crate::stream::Encoded;
 use crate::{Error, Result};
 
 /// What a create committed and what failed.
@@ -103,7 +106,11 @@ impl BackupService {
                     &target,
                     &req.tenant,
                     &conn,
-                    &db,
+                    Source {
+                        database: &db,
+                        kind: Kind::Database,
+                        globals_id: None,
+                    },
                     store.as_ref(),
                     destination,
                 )
@@ -186,11 +193,49 @@ impl BackupService {
         .await
         .map_err(|e| e.context(format!("listing the databases of tenant {tenant}")))
         .inspect_err(|e| self.failure(Event::CreateFailed, tenant, "", &e.message))?;
+        // The roles the databases' objects belong to, first: a restore with
+        // owners into a fresh server needs them (`restore --globals`).
+        let globals = match self
+            .dump_one(
+                &who.subject,
+                &target,
+                tenant,
+                conn,
+                Source::GLOBALS,
+                store,
+                destination,
+            )
+            .await
+        {
+            Ok(r) => {
+                let id = r.id.clone();
+                out.records.push(r);
+                Some(id)
+            }
+            Err(e) => {
+                tracing::warn!(tenant, error = %e, "globals backup failed");
+                out.failures.push(format!("{prefix}globals: {}", e.message));
+                None
+            }
+        };
         for db in databases {
+            let source = Source {
+                database: &db,
+                kind: Kind::Database,
+                globals_id: globals.as_deref(),
+            };
             let result = match validate_name("database", &db) {
                 Ok(()) => {
-                    self.dump_one(&who.subject, &target, tenant, conn, &db, store, destination)
-                        .await
+                    self.dump_one(
+                        &who.subject,
+                        &target,
+                        tenant,
+                        conn,
+                        source,
+                        store,
+                        destination,
+                    )
+                    .await
                 }
                 Err(e) => Err(e),
             };
@@ -205,20 +250,21 @@ impl BackupService {
         Ok(())
     }
 
-    /// One database, announcing a failure (and a recovery) to the webhooks.
-    #[allow(clippy::too_many_arguments)] // who asked, and one database's every coordinate
+    /// One dump, announcing a failure (and a recovery) to the webhooks.
+    #[allow(clippy::too_many_arguments)] // who asked, and one dump's every coordinate
     async fn dump_one(
         &self,
         subject: &str,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
-        database: &str,
+        source: Source<'_>,
         store: &dyn Store,
         destination: Destination,
     ) -> Result<Record> {
+        let database = source.database;
         let r = self
-            .dump(subject, target, tenant, conn, database, store, destination)
+            .dump(subject, target, tenant, conn, source, store, destination)
             .await;
         match &r {
             Ok(_) => self
@@ -230,18 +276,19 @@ impl BackupService {
         r
     }
 
-    /// One database: reserve an id, dump, commit, index.
-    #[allow(clippy::too_many_arguments)] // one database's every coordinate
+    /// One database (or the globals): reserve an id, dump, commit, index.
+    #[allow(clippy::too_many_arguments)] // who asked, and one dump's every coordinate
     async fn dump(
         &self,
         subject: &str,
         target: &Target,
         tenant: &str,
         conn: &PgConn,
-        database: &str,
+        source: Source<'_>,
         store: &dyn Store,
         destination: Destination,
     ) -> Result<Record> {
+        let database = source.database;
         let _slot = self.inner.limits.slot(tenant).await?;
         if destination == Destination::Local {
             self.require_free_space(tenant)?;
@@ -250,7 +297,7 @@ impl BackupService {
         let reservation = self
             .inner
             .catalog
-            .reserve(tenant, database, &created_at)
+            .reserve(tenant, source.id_name(), &created_at)
             .await?;
         let id = reservation.id.clone();
         let progress = self
@@ -269,7 +316,11 @@ impl BackupService {
             }),
             ..Intent::default()
         })?;
-        let pipeline = self.inner.dump.pipeline(tenant)?;
+        let pipeline = self
+            .inner
+            .dump
+            .pipeline(tenant)?
+            .reporting_to(progress.counter());
         // One retention for the dump and its sidecar, recorded with them.
         let locked_until = store.lock_period().map(crate::store::retain_until);
         let writer = store.writer_locked(&key, locked_until).await?;
@@ -281,40 +332,39 @@ impl BackupService {
             self.inner.limits.deadlines.create,
             format!("the backup of {tenant}/{database}"),
             async {
-                let relation_count = match engine::relation_count(target, conn, database).await {
-                    Ok(n) => Some(n),
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest");
+                if source.kind == Kind::Globals {
+                    let passwords = self.inner.dump.role_passwords(tenant);
+                    let mut child = engine::dump_globals(target, conn, passwords).await?;
+                    let stdout = child.stdout.take().expect("stdout is piped");
+                    let pumped = pipeline.run(stdout, writer.as_mut()).await;
+                    let encoded = finished(pumped, child.finish().await, tenant, "globals", target)?;
+                    return Ok((encoded, None, None));
+                }
+                // The relation count is a catalog query, run beside the dump
+                // rather than before it; the row counts come from the
+                // archive itself (exact, in the dump's snapshot).
+                let relations = async {
+                    engine::relation_count(target, conn, database)
+                        .await
+                        .inspect_err(|e| tracing::warn!(%id, error = %e, "relation count unavailable; the backup will have no manifest"))
+                        .ok()
+                };
+                let dump = async {
+                    let mut child =
+                        engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
+                    let stdout = child.stdout.take().expect("stdout is piped");
+                    let pumped = pipeline.run(stdout, writer.as_mut()).await;
+                    finished(pumped, child.finish().await, tenant, database, target)
+                };
+                let (relation_count, encoded) = tokio::join!(relations, dump);
+                let encoded = encoded?;
+                let row_counts = match &encoded.row_counts {
+                    Ok(m) => Some(m.clone()),
+                    Err(why) => {
+                        tracing::warn!(%id, reason = %why, "rows not counted; the backup will have no row manifest");
                         None
                     }
                 };
-                // Counted just before the dump, outside its snapshot: on a database
-                // written to meanwhile, verify reports the difference it sees.
-                let row_counts = match engine::row_counts(target, conn, database).await {
-                    Ok(m) => Some(m),
-                    Err(e) => {
-                        tracing::warn!(%id, error = %e, "row counts unavailable; the backup will have no row manifest");
-                        None
-                    }
-                };
-                let mut child =
-                    engine::dump(target, conn, database, &pipeline.pg_dump_args()).await?;
-                let stdout = progress.tap(child.stdout.take().expect("stdout is piped"));
-                let pumped = pipeline.run(stdout, writer.as_mut()).await;
-                let done = child.finish().await;
-                // A store that failed mid-way (or a dump past max-dump-bytes)
-                // is the cause; pg_dump then dies of SIGPIPE, which would
-                // only hide it.
-                let encoded = match (pumped, done) {
-                    (Err(e), _) => Err(e.context(format!("backing up {tenant}/{database}"))),
-                    (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
-                        "pg_dump of {tenant}/{database} in {} failed: {}",
-                        target.describe(),
-                        f.explain()
-                    ))),
-                    (Ok(d), Ok(_)) => Ok(d),
-                    (Ok(_), Err(e)) => Err(e),
-                }?;
                 Ok((encoded, relation_count, row_counts))
             },
         )
@@ -341,6 +391,11 @@ impl BackupService {
             .await
             .map_err(|e| e.context(format!("storing the dump of {tenant}/{database}")))?;
         fault::point(Phase::AfterDumpCommitBeforeSidecar).await;
+        let mut encoding = encoded.encoding;
+        if source.kind == Kind::Globals && encoding.compression.as_deref() == Some("zlib") {
+            // pg_dump's zlib is inside its archive; pg_dumpall writes plain SQL.
+            encoding.compression = Some("none".into());
+        }
         let record = Record {
             id: id.clone(),
             username: tenant.into(),
@@ -354,8 +409,10 @@ impl BackupService {
             last_verification: None,
             relation_count,
             row_counts,
-            encoding: encoded.encoding,
+            encoding,
             locked_until,
+            kind: source.kind,
+            globals_id: source.globals_id.map(str::to_string),
         };
         let remote = destination != Destination::Local;
         if remote {
@@ -388,5 +445,59 @@ impl BackupService {
         drop(reservation);
         tracing::info!(%id, tenant, database, size = record.size_bytes, "backup committed");
         Ok(record)
+    }
+}
+
+/// What one dump takes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Source<'a> {
+    /// The database; empty for the globals.
+    pub database: &'a str,
+    pub kind: Kind,
+    /// The globals taken by the same create, recorded with a database.
+    pub globals_id: Option<&'a str>,
+}
+
+impl Source<'_> {
+    pub const GLOBALS: Source<'static> = Source {
+        database: "",
+        kind: Kind::Globals,
+        globals_id: None,
+    };
+
+    /// The name the id is made of: a globals id cannot be a database's,
+    /// since a database name never starts with '.'.
+    fn id_name(&self) -> &str {
+        match self.kind {
+            Kind::Database => self.database,
+            Kind::Globals => ".globals",
+        }
+    }
+}
+
+/// The dump's result once the pipeline and the tool are both done. A store
+/// that failed mid-way (or a dump past max-dump-bytes) is the cause; the
+/// tool then dies of SIGPIPE, which would only hide it.
+fn finished(
+    pumped: Result<Encoded>,
+    done: Result<Finished>,
+    tenant: &str,
+    what: &str,
+    target: &Target,
+) -> Result<Encoded> {
+    let tool = if what == "globals" {
+        "pg_dumpall --globals-only"
+    } else {
+        "pg_dump"
+    };
+    match (pumped, done) {
+        (Err(e), _) => Err(e.context(format!("backing up {tenant}/{what}"))),
+        (Ok(_), Ok(f)) if !f.success() => Err(Error::precondition(format!(
+            "{tool} of {tenant}/{what} in {} failed: {}",
+            target.describe(),
+            f.explain()
+        ))),
+        (Ok(d), Ok(_)) => Ok(d),
+        (Ok(_), Err(e)) => Err(e),
     }
 }

@@ -7,6 +7,7 @@ mod check;
 mod create;
 mod facts;
 mod gate;
+mod globals;
 mod limits;
 mod manage;
 mod operations;

@@ -254,5 +254,7 @@ fn probe_record(id: &str, place: &DumpPlace) -> Record {
         row_counts: None,
         encoding: catalog::Encoding::default(),
         locked_until: None,
+        kind: catalog::Kind::Database,
+        globals_id: None,
     }
 }

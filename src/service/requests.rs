@@ -105,6 +105,8 @@ pub struct RestoreRequest {
     /// Empty database = the record's own.
     pub connection: Connection,
     pub options: RestoreOptions,
+    /// First recreate the roles of the backup's globals (`globals_id`).
+    pub globals: bool,
 }
 
 #[cfg(test)]

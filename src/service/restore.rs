@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::operations::Progress;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Intent, MarkerKind};
+use crate::catalog::{Intent, Kind, MarkerKind};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::fault::Phase;
 use crate::runtime::Target;
@@ -70,6 +70,30 @@ impl BackupService {
             &record.id,
             record.size_bytes.unsigned_abs(),
         );
+        if record.kind == Kind::Globals {
+            // Roles only: a globals backup has no database to restore.
+            return self
+                .restore_globals(&record, &target, &conn, &progress)
+                .await;
+        }
+        let roles = if req.globals {
+            let gid = record.globals_id.as_deref().ok_or_else(|| {
+                Error::precondition(format!(
+                    "backup {} was taken without globals (only a create of all databases \
+                     takes them): restore it without --globals, or with --no-owner",
+                    record.id
+                ))
+            })?;
+            let globals = self.visible(who, gid).map_err(|e| {
+                e.context(format!("the globals backup {gid} taken with {}", record.id))
+            })?;
+            Some(
+                self.restore_globals(&globals, &target, &conn, &progress)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let spool = self.spool(&record, &progress).await?;
         let archive = self.decoded(&record, &spool).await?;
 
@@ -111,8 +135,9 @@ impl BackupService {
             return Err(e);
         }
         tracing::info!(id = %record.id, database, "restore finished");
+        let roles = roles.map(|r| format!("; {r}")).unwrap_or_default();
         Ok(format!(
-            "backup {} restored into {}/{database} ({} bytes, SHA-256 verified)",
+            "backup {} restored into {}/{database} ({} bytes, SHA-256 verified){roles}",
             record.id, record.username, spool.digest.size
         ))
     }

@@ -16,7 +16,9 @@ use super::operations::Progress;
 use super::restore::pg_restore;
 use super::{BackupService, Connection, Facts};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{self, Check, Destination, Record, Verification, VerifyResult, validate_name};
+use crate::catalog::{
+    self, Check, Destination, Kind, Record, Verification, VerifyResult, validate_name,
+};
 use crate::engine::{self, PgConn, RestoreOptions, Sandbox};
 use crate::notify::Event;
 use crate::runtime::Target;
@@ -216,6 +218,34 @@ impl BackupService {
             let stages = record.encoding.stages.join(" → ");
             checks.push(check("decode", true, format!("{stages} undone")));
         }
+        if record.kind == Kind::Globals {
+            drop(archive);
+            return self
+                .test_globals(record, target, conn, scratch, progress, checks)
+                .await;
+        }
+        // The roles taken with this database are tested first, as a
+        // restore would apply them first.
+        if let Some(gid) = &record.globals_id {
+            match self.inner.catalog.get(gid) {
+                Ok(globals) => {
+                    self.test_globals(&globals, target, conn, scratch, progress, checks)
+                        .await;
+                }
+                Err(e) => checks.push(check(
+                    "globals",
+                    true,
+                    format!(
+                        "the globals backup {gid} taken with this one is not available ({}); \
+                         the database is tested without it",
+                        e.message
+                    ),
+                )),
+            }
+            if checks.iter().any(|c| !c.passed) {
+                return;
+            }
+        }
         let sandbox = match Sandbox::new(conn, scratch) {
             Ok(s) => s,
             Err(e) => return checks.push(check("scratch_database", false, e.message)),
@@ -331,7 +361,7 @@ async fn compare_manifests(
         return checks.push(check(
             "row_counts",
             true,
-            "no row manifest in this record (older backup); not compared",
+            "no row manifest in this record (an older backup, or an archive that could not be counted); not compared",
         ));
     };
     match engine::row_counts(target, conn, scratch).await {
@@ -399,7 +429,7 @@ pub(super) fn for_viewer(who: &Principal, mut record: Record) -> Record {
     record
 }
 
-fn check(name: &str, passed: bool, detail: impl Into<String>) -> Check {
+pub(super) fn check(name: &str, passed: bool, detail: impl Into<String>) -> Check {
     Check {
         name: name.into(),
         passed,

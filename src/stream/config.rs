@@ -33,6 +33,10 @@ pub struct DumpConfig {
     /// Free space the backup directory must keep: a local dump does not start
     /// below it. Default 64 MiB; 0 = no floor.
     pub min_free_bytes: Option<u64>,
+    /// Whether the globals taken with an all-databases create keep the
+    /// roles' password verifiers. Default false (`--no-role-passwords`):
+    /// restored roles then need a new password before they can log in.
+    pub role_passwords: Option<bool>,
 }
 
 /// Who compresses the archive.
@@ -66,6 +70,7 @@ impl DumpConfig {
                 .or_else(|| self.identity_file.clone()),
             max_dump_bytes: o.max_dump_bytes.or(self.max_dump_bytes),
             min_free_bytes: o.min_free_bytes.or(self.min_free_bytes),
+            role_passwords: o.role_passwords.or(self.role_passwords),
         }
     }
 }
@@ -110,6 +115,11 @@ impl DumpPolicy {
     /// FailedPrecondition when the identity file cannot be read or parsed.
     pub fn keys(&self, tenant: &str) -> Result<Keys> {
         Keys::load(self.for_tenant(tenant).identity_file.as_deref())
+    }
+
+    /// Whether `tenant`'s globals keep role passwords.
+    pub fn role_passwords(&self, tenant: &str) -> bool {
+        self.for_tenant(tenant).role_passwords.unwrap_or(false)
     }
 
     /// The free space a local dump of `tenant` must leave.

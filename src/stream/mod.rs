@@ -6,10 +6,14 @@
 //! [`pipeline`].
 
 mod age;
+mod archive;
 mod config;
 mod pipeline;
+mod rows;
 mod tap;
 mod zstd;
+
+pub use archive::RowCounts;
 
 pub use config::{Compression, DumpConfig, DumpPolicy};
 pub use pipeline::{Encoded, Keys, Pipeline, decode, hand_restore};

@@ -11,9 +11,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::task::AbortOnDropHandle;
 
 use super::age::{self, Identities, Recipients};
+use super::archive::{GiveUp, RowCounts};
 use super::config::{Compression, DEFAULT_LEVEL, DumpConfig, check_ranges};
 use super::tap::{Tap, TooLarge};
-use super::{CHUNK, Digest, pump, zstd};
+use super::{CHUNK, Digest, pump, rows, zstd};
 use crate::catalog::Encoding;
 use crate::store::ObjectWriter;
 use crate::{Error, Result};
@@ -62,6 +63,9 @@ pub struct Encoded {
     pub raw_size: u64,
     /// The record's description of the stages.
     pub encoding: Encoding,
+    /// Exact rows per table, counted in the archive as it passed; why not
+    /// when the archive could not be counted (the backup is fine either way).
+    pub row_counts: std::result::Result<RowCounts, GiveUp>,
 }
 
 impl Pipeline {
@@ -102,10 +106,12 @@ impl Pipeline {
         }
     }
 
-    /// A live count of the archive bytes read from pg_dump so far (cheap to
-    /// read at any time, e.g. for a progress display). Clone it before `run`.
-    pub fn progress(&self) -> Arc<AtomicU64> {
-        self.progress.clone()
+    /// Adds every archive byte read from pg_dump to `counter` (a running
+    /// operation's "bytes so far"), from the raw tap itself.
+    #[must_use]
+    pub fn reporting_to(mut self, counter: Arc<AtomicU64>) -> Self {
+        self.progress = counter;
+        self
     }
 
     fn encoding(&self, raw_size: u64) -> Encoding {
@@ -145,9 +151,10 @@ impl Pipeline {
     {
         let (stages_in, mut stored) = tokio::io::duplex(CHUNK);
         let this = self.clone();
+        let (feed, counting) = rows::start();
         let encode = AbortOnDropHandle::new(tokio::spawn(async move {
-            let mut tap =
-                BufReader::with_capacity(CHUNK, Tap::new(raw, this.limit, this.progress.clone()));
+            let tap = Tap::new(raw, this.limit, this.progress.clone()).counting(feed);
+            let mut tap = BufReader::with_capacity(CHUNK, tap);
             let mut w: Writer = Box::new(stages_in);
             // The last stage is nearest the store: wrap from the end.
             for s in this.stages.iter().rev() {
@@ -165,7 +172,8 @@ impl Pipeline {
             w.shutdown()
                 .await
                 .map_err(|e| Error::internal(format!("finishing the dump stream: {e}")))?;
-            Ok(tap.get_ref().seen())
+            let tap = tap.into_inner();
+            Ok((tap.seen(), tap.into_rows()))
         }));
         let store = pump(&mut stored, sink);
         let joined = async {
@@ -173,11 +181,12 @@ impl Pipeline {
                 .await
                 .map_err(|e| Error::internal(format!("the encoding task failed: {e}")))?
         };
-        let (raw_size, stored) = tokio::try_join!(joined, store)?;
+        let ((raw_size, feed), stored) = tokio::try_join!(joined, store)?;
         Ok(Encoded {
             stored,
             raw_size,
             encoding: self.encoding(raw_size),
+            row_counts: counting.finish(feed).await,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The tap on the raw archive: counts the bytes pg_dump emits (the record's
-//! `raw_size`, the live progress counter) and stops a dump that grows past
-//! `max-dump-bytes`, before the excess reaches a codec or the disk.
+//! `raw_size`, the live progress counter), offers them to the row counter,
+//! and stops a dump that grows past `max-dump-bytes`, before the excess
+//! reaches a codec or the disk.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, ReadBuf};
+
+use super::rows::Feed;
 
 /// The error a [`Tap`] raises past its limit, recognisable inside an io::Error.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +23,7 @@ pub(super) struct Tap<R> {
     limit: Option<u64>,
     seen: u64,
     progress: Arc<AtomicU64>,
+    rows: Option<Feed>,
 }
 
 impl<R> Tap<R> {
@@ -29,11 +33,23 @@ impl<R> Tap<R> {
             limit,
             seen: 0,
             progress,
+            rows: None,
         }
+    }
+
+    /// Also offers every byte read to a row counter.
+    pub fn counting(mut self, rows: Feed) -> Self {
+        self.rows = Some(rows);
+        self
     }
 
     pub fn seen(&self) -> u64 {
         self.seen
+    }
+
+    /// The row counter's feed, to close it once the archive has ended.
+    pub fn into_rows(self) -> Option<Feed> {
+        self.rows
     }
 }
 
@@ -55,6 +71,9 @@ impl<R: AsyncRead + Unpin> AsyncRead for Tap<R> {
                 // An error read must hand back nothing.
                 buf.set_filled(before);
                 return Poll::Ready(Err(std::io::Error::other(TooLarge(limit))));
+            }
+            if let Some(rows) = &mut self.rows {
+                rows.offer(&buf.filled()[before..]);
             }
         }
         polled

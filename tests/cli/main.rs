@@ -292,9 +292,10 @@ async fn both_transports_print_the_same() {
     let grpc = Cli::new(&d, Transport::Grpc, admin.clone());
     let rest = Cli::new(&d, Transport::Rest, admin);
 
-    // An all-databases create: app and postgres, no single `record`.
+    // An all-databases create: the globals, app and postgres, no single `record`.
     let created = rest.json(&["create", "alice"]).await;
-    assert_eq!(created["records"].as_array().unwrap().len(), 2, "{created}");
+    assert_eq!(created["records"].as_array().unwrap().len(), 3, "{created}");
+    assert_eq!(created["records"][0]["kind"], "globals", "{created}");
     assert!(created["record"].is_null(), "{created}");
     let id = created["records"][0]["id"].as_str().unwrap().to_string();
 

@@ -182,7 +182,7 @@ async fn the_weekly_verify_script_tests_every_newest_backup() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, d.admin()).unwrap();
     let cli = Cli::new(&d, crate::Transport::Grpc, Some(d.admin()));
-    cli.ok(&["create", "alice"]).await; // app and postgres
+    cli.ok(&["create", "alice"]).await; // the globals, app and postgres
 
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/verify-latest.sh");
     let mut cmd = std::process::Command::new(script);

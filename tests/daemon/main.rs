@@ -11,6 +11,7 @@ mod audit_chain;
 mod authz;
 mod binary;
 mod boundary;
+mod globals;
 mod hostile_clients;
 mod metrics;
 mod notify;
@@ -108,14 +109,14 @@ async fn every_rpc_over_grpc() {
         all.record.is_none(),
         "record is set only when one database was named"
     );
-    assert_eq!(all.records.len(), 2, "app and postgres");
+    assert_eq!(all.records.len(), 3, "the globals, app and postgres");
 
     let list = c
         .list_backups(authed(proto::ListBackupsRequest::default(), &tok))
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(list.records.len(), 3);
+    assert_eq!(list.records.len(), 4);
     assert!(
         list.records
             .windows(2)

@@ -46,6 +46,7 @@ const TOOLS: &[(&str, &[&str], &[&str])] = &[
             "clean",
             "jobs",
             "no_owner",
+            "globals",
             "db_user",
             "db_password",
         ],

@@ -78,16 +78,17 @@ async fn backups_round_trip_through_a_real_mcp_client() {
         .map(|r| r["database"].as_str().unwrap())
         .collect();
     dbs.sort_unstable();
-    assert_eq!(dbs, ["app", "extra", "postgres"]);
+    // The globals (the tenant's roles) have no database.
+    assert_eq!(dbs, ["", "app", "extra", "postgres"]);
     assert_eq!(all["failures"], json!([]));
     assert!(
-        text(&r[1]).starts_with("3 backups created"),
+        text(&r[1]).starts_with("4 backups created"),
         "{}",
         text(&r[1])
     );
 
     let listed = ok(&r[2])["records"].as_array().unwrap().clone();
-    assert_eq!(listed.len(), 4, "{listed:?}");
+    assert_eq!(listed.len(), 5, "{listed:?}");
     assert!(listed.iter().any(|r| r["id"] == id.as_str()));
     let created: Vec<&str> = listed
         .iter()
@@ -97,7 +98,7 @@ async fn backups_round_trip_through_a_real_mcp_client() {
         created.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {created:?}"
     );
-    assert!(text(&r[2]).starts_with("4 backups"), "{}", text(&r[2]));
+    assert!(text(&r[2]).starts_with("5 backups"), "{}", text(&r[2]));
     let extra_id = all["records"]
         .as_array()
         .unwrap()
@@ -160,7 +161,7 @@ async fn backups_round_trip_through_a_real_mcp_client() {
     assert!(text(&r[1]).contains("deleted"), "{}", text(&r[1]));
     assert_eq!(err(&r[2]), format!("not_found: backup {id} not found"));
     assert_eq!(r[2]["structuredContent"]["code"], "not_found");
-    assert_eq!(ok(&r[3])["records"].as_array().unwrap().len(), 3);
+    assert_eq!(ok(&r[3])["records"].as_array().unwrap().len(), 4);
     // Paging arguments reach the service: a page of 2 and its token.
     let page = ok(&r[4]);
     let all: Vec<&Value> = ok(&r[3])["records"].as_array().unwrap().iter().collect();

@@ -10,6 +10,7 @@ mod concurrency;
 mod disk;
 mod failures;
 mod layout;
+mod manifests;
 mod prune;
 mod secrets;
 mod stages;
@@ -162,7 +163,9 @@ async fn all_databases_commits_the_good_and_reports_the_bad() {
     assert!(!out.single);
     let mut dbs: Vec<_> = out.records.iter().map(|r| r.database.as_str()).collect();
     dbs.sort_unstable();
-    assert_eq!(dbs, ["app1", "app2", "postgres"]);
+    // The globals (roles) come first, with an empty database.
+    assert_eq!(dbs, ["", "app1", "app2", "postgres"]);
+    assert_eq!(out.records[0].kind, containarium::catalog::Kind::Globals);
     assert_eq!(out.failures.len(), 1, "{:?}", out.failures);
     assert!(
         out.failures[0].starts_with("secret: "),
@@ -177,7 +180,7 @@ async fn all_databases_commits_the_good_and_reports_the_bad() {
     assert!(out.message().contains("1 databases failed"));
 
     let listed = h.service.list(none(), None).await.unwrap();
-    assert_eq!(listed.records.len(), 3);
+    assert_eq!(listed.records.len(), 4);
     assert!(
         h.backup_files().iter().all(|f| !f.contains("secret")),
         "{:?}",

@@ -210,9 +210,17 @@ async fn all_tenants_backs_up_every_configured_tenant() {
         .map(|r| format!("{}/{}", r.username, r.database))
         .collect();
     got.sort();
+    // Each tenant's globals (roles) have no database.
     assert_eq!(
         got,
-        ["alice/app", "alice/postgres", "bob/postgres", "bob/web"]
+        [
+            "alice/",
+            "alice/app",
+            "alice/postgres",
+            "bob/",
+            "bob/postgres",
+            "bob/web"
+        ]
     );
     assert!(out.failures.is_empty());
 
@@ -221,7 +229,7 @@ async fn all_tenants_backs_up_every_configured_tenant() {
     let mut req = create_req("", "");
     req.all_tenants = true;
     let out = h.service.create(none(), req).await.unwrap();
-    assert_eq!(out.records.len(), 2);
+    assert_eq!(out.records.len(), 3, "alice's globals, app and postgres");
     assert_eq!(out.failures.len(), 1);
     assert!(out.failures[0].starts_with("bob: "), "{:?}", out.failures);
 

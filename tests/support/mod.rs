@@ -235,5 +235,7 @@ pub fn synthetic_record(
         row_counts: None,
         locked_until: None,
         encoding: containarium::catalog::Encoding::default(),
+        kind: containarium::catalog::Kind::Database,
+        globals_id: None,
     }
 }

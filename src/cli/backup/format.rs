@@ -108,13 +108,22 @@ pub fn record_row(r: &proto::BackupRecord) -> Vec<String> {
     vec![
         r.id.clone(),
         r.username.clone(),
-        r.database.clone(),
+        database(r),
         dash(&r.created_at).to_string(),
         human_size(r.size_bytes),
         destination(r.destination),
         verified(r.last_verification.as_ref()),
         dash(&r.location).to_string(),
     ]
+}
+
+/// The database, `(globals)` for a backup of the tenant's roles.
+fn database(r: &proto::BackupRecord) -> String {
+    if r.kind == "globals" {
+        "(globals)".into()
+    } else {
+        dash(&r.database).into()
+    }
 }
 
 /// `age → age1…, age1…`, or `-` for a dump in clear.
@@ -141,7 +150,8 @@ pub fn record_detail(r: &proto::BackupRecord) -> String {
     let fields = [
         ("id", r.id.clone()),
         ("user", dash(&r.username).into()),
-        ("database", dash(&r.database).into()),
+        ("database", database(r)),
+        ("globals", dash(&r.globals_id).into()),
         ("created", dash(&r.created_at).into()),
         (
             "size",

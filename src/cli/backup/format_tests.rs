@@ -126,10 +126,13 @@ fn detail_shows_every_field_and_dashes_for_unset() {
         "encryption:  -\n",
         "locked:      -\n",
         "verified:    never\n",
+        "globals:     -\n",
     ] {
         assert!(d.contains(want), "missing {want:?} in\n{d}");
     }
-    assert_eq!(d.lines().count(), 14);
+    assert_eq!(d.lines().count(), 15);
+    r.kind = "globals".into();
+    assert!(record_detail(&r).contains("database:    (globals)\n"));
     r.stages = vec!["zstd".into(), "age".into()];
     r.encryption = "age".into();
     r.recipients = vec!["age1x".into()];

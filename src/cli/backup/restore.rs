@@ -25,6 +25,12 @@ pub struct Args {
     /// Do not reproduce object ownership (for targets missing the owner roles).
     #[arg(long)]
     no_owner: bool,
+    /// First recreate the roles of the globals backup taken with this one
+    /// (all-databases creates take one), so objects keep their owners. Roles
+    /// that exist are left as they are; SUPERUSER, REPLICATION and BYPASSRLS
+    /// are never given. A globals backup's own id restores only its roles.
+    #[arg(long)]
+    globals: bool,
     #[command(flatten)]
     db: DbArgs,
 }
@@ -42,6 +48,7 @@ impl Args {
             clean: self.clean,
             jobs: self.jobs,
             no_owner: self.no_owner,
+            globals: self.globals,
         };
         let resp =
             with_progress(s, "restoring", watch, s.api.restore_backup(&s.creds, req)).await?;
