@@ -120,6 +120,10 @@ const RECORD_KEYS: &[&str] = &[
     "encryption",
     "recipients",
     "lockedUntil",
+    // Additive: a database or the tenant's globals, and the globals taken
+    // with a database by an all-databases create.
+    "kind",
+    "globalsId",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
