@@ -59,7 +59,20 @@ async fn create_list_restore_verify_delete_through_the_manager() {
         .into_inner();
     assert!(all.failures.is_empty(), "{:?}", all.failures);
     let dbs: BTreeSet<&str> = all.records.iter().map(|r| r.database.as_str()).collect();
-    assert_eq!(dbs, BTreeSet::from(["app", "postgres"]));
+    assert_eq!(
+        dbs,
+        BTreeSet::from(["", "app", "postgres"]),
+        "the globals have no database"
+    );
+    // The roles came from pg_dumpall inside the container.
+    let globals = all.records.iter().find(|r| r.kind == "globals").unwrap();
+    let roles = std::fs::read_to_string(
+        dir.path()
+            .join("backups")
+            .join(format!("{}.dump", globals.id)),
+    )
+    .unwrap();
+    assert!(roles.contains("CREATE ROLE postgres;"), "{roles}");
 
     let listed = c
         .list_backups(authed(proto::ListBackupsRequest::default(), &tok))
@@ -67,7 +80,7 @@ async fn create_list_restore_verify_delete_through_the_manager() {
         .unwrap()
         .into_inner()
         .records;
-    assert_eq!(listed.len(), 3);
+    assert_eq!(listed.len(), 4);
     assert!(listed.iter().any(|r| r.id == rec.id));
 
     // Restore into a database that does not exist yet.
