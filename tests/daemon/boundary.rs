@@ -67,23 +67,6 @@ fn hostile_archive(t: &Tenant, marker: &Path) -> Vec<u8> {
     bytes
 }
 
-/// A `tool-path` directory whose `pg_dump` prints `archive`, as a tenant
-/// that owns its container can make its pg_dump do.
-fn hostile_pg_dump(archive: &[u8]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let file = dir.path().join("archive.dump");
-    std::fs::write(&file, archive).unwrap();
-    let script = dir.path().join("pg_dump");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nexec cat '{}'\n", file.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_archive_cannot_run_programs_in_scratch() {
     let (alice, scratch) = (Tenant::start(), Tenant::start());
@@ -116,7 +99,7 @@ async fn hostile_archive_cannot_run_programs_in_scratch() {
         "as a superuser the archive runs its program"
     );
 
-    let tools = hostile_pg_dump(&archive);
+    let (tools, _) = crate::support::hostile_tool("pg_dump", &archive);
     let dir = tempfile::tempdir().unwrap();
     let mut config = with_scratch(
         config_for(dir.path(), &[("alice", &alice), ("scratch", &scratch)]),

@@ -174,22 +174,6 @@ async fn objects_keep_their_owners_in_a_fresh_cluster() {
     d.stop().await;
 }
 
-/// A `tool-path` directory whose `pg_dumpall` prints the file it returns,
-/// as a tenant that owns its container can make its pg_dumpall do.
-fn hostile_pg_dumpall() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let file = dir.path().join("globals.sql");
-    let script = dir.path().join("pg_dumpall");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nexec cat '{}'\n", file.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (dir, file)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn hostile_globals_create_no_superuser_and_run_nothing() {
     let (alice, scratch, control) = (Tenant::start(), Tenant::start(), Tenant::start());
@@ -224,8 +208,7 @@ async fn hostile_globals_create_no_superuser_and_run_nothing() {
     assert!(marker.exists(), "as written, the globals run a program");
     std::fs::remove_file(&marker).unwrap();
 
-    let (tools, file) = hostile_pg_dumpall();
-    std::fs::write(&file, &hostile).unwrap();
+    let (tools, file) = crate::support::hostile_tool("pg_dumpall", hostile.as_bytes());
     let dir = tempfile::tempdir().unwrap();
     let mut config = with_scratch(
         config_for(dir.path(), &[("alice", &alice), ("scratch", &scratch)]),

@@ -3,7 +3,6 @@
 //! out on both sides, and absent (not failed) for a hostile archive.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::PermissionsExt as _;
 use std::process::{Command, Stdio};
 
 use containarium::catalog::VerifyResult;
@@ -207,22 +206,6 @@ async fn extension_tables_stay_out_of_the_manifest_and_verify_passes() {
     verify_passes_on_rows(&h, &r.id).await;
 }
 
-/// A `pg_dump` for the tenant that prints `archive` and exits 0.
-fn fake_pg_dump(archive: &[u8]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    let file = dir.path().join("archive.dump");
-    std::fs::write(&file, archive).unwrap();
-    let script = dir.path().join("pg_dump");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nexec cat '{}'\n", file.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_hostile_archive_is_stored_without_a_row_manifest() {
     let t = Tenant::start();
@@ -244,7 +227,7 @@ async fn a_hostile_archive_is_stored_without_a_row_manifest() {
     let mut noise = real.stdout[..11].to_vec();
     noise.extend(std::iter::repeat_n(0xff, 4 << 20));
     for archive in [cut, noise] {
-        let tools = fake_pg_dump(&archive);
+        let (tools, _) = crate::support::hostile_tool("pg_dump", &archive);
         let dir = tempfile::tempdir().unwrap();
         let mut config = config_for(dir.path(), &[("alice", &t)]);
         config.tenants.get_mut("alice").unwrap().tool_path =

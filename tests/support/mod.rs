@@ -239,3 +239,22 @@ pub fn synthetic_record(
         globals_id: None,
     }
 }
+
+/// A `tool-path` directory whose `tool` (e.g. `pg_dump`) prints the file
+/// returned beside it, first holding `output`: what a tenant that owns its
+/// container can make its tools do. Rewrite the file to change the output.
+pub fn hostile_tool(tool: &str, output: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let file = dir.path().join(format!("{tool}.out"));
+    std::fs::write(&file, output).unwrap();
+    let script = dir.path().join(tool);
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nexec cat '{}'\n", file.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, file)
+}
