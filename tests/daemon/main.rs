@@ -13,6 +13,7 @@ mod binary;
 mod boundary;
 mod globals;
 mod hostile_clients;
+mod load;
 mod metrics;
 mod notify;
 mod paging;
