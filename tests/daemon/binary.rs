@@ -24,10 +24,11 @@ pub(crate) fn config_file(dir: &Path, netns: &str, extra: &str) -> PathBuf {
     p
 }
 
-/// A daemon process; its HTTP address comes from its own "listening" log line.
+/// A daemon process; its addresses come from its own "listening" log line.
 pub(crate) struct Daemon {
     child: Child,
     pub(crate) http: String,
+    pub(crate) grpc: String,
     pub(crate) lines: mpsc::Receiver<String>,
 }
 
@@ -53,20 +54,26 @@ impl Daemon {
                 }
             }
         });
-        let http = loop {
+        let (http, grpc) = loop {
             let line = rx
                 .recv_timeout(std::time::Duration::from_mins(1))
                 .expect("the daemon exited or stayed silent before listening");
             let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
             if v["fields"]["message"] == "containarium daemon listening" {
-                break v["fields"]["http"].as_str().unwrap().to_string();
+                let addr = |k: &str| v["fields"][k].as_str().unwrap().to_string();
+                break (addr("http"), addr("grpc"));
             }
         };
         Self {
             child,
             http,
+            grpc,
             lines: rx,
         }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     pub(crate) fn signal(&self, sig: &str) {
@@ -84,13 +91,22 @@ impl Daemon {
 }
 
 pub(crate) fn token(username: &str, roles: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(["token", "mint", "--username", username, "--ttl", "10min"])
-        .args(if roles.is_empty() {
+    scoped_token(username, roles, &[])
+}
+
+/// A token limited to `scopes` (none given: `*`, as `token mint` writes).
+pub(crate) fn scoped_token(username: &str, roles: &[&str], scopes: &[&str]) -> String {
+    let list = |flag: &str, v: &[&str]| {
+        if v.is_empty() {
             vec![]
         } else {
-            vec!["--roles".to_string(), roles.join(",")]
-        })
+            vec![flag.to_string(), v.join(",")]
+        }
+    };
+    let out = Command::new(BIN)
+        .args(["token", "mint", "--username", username, "--ttl", "10min"])
+        .args(list("--roles", roles))
+        .args(list("--scopes", scopes))
         .env(
             "CONTAINARIUM_JWT_SECRET",
             std::str::from_utf8(SECRET).unwrap(),

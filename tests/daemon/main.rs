@@ -14,6 +14,7 @@ mod boundary;
 mod contract_rules;
 mod globals;
 mod hostile_clients;
+mod load;
 mod metrics;
 mod notify;
 mod paging;
