@@ -90,6 +90,8 @@ failed=0
 for who in admin own; do
   token=${!who}
   echo "== schemathesis --checks all, as $who"
+  # One worker: schemathesis's threads race in CPython 3.11's ast module
+  # ("AST constructor recursion depth mismatch" crashed a run with two).
   # positive_data_acceptance runs as scripts/contract_hooks.py's
   # positive_data_acceptance_but_state: the same check, minus the two 400s
   # that file explains (FailedPrecondition, an opaque page token).
@@ -99,7 +101,7 @@ for who in admin own; do
       --header "Authorization: Bearer $token" \
       --max-examples "${CONTRACT_MAX_EXAMPLES:-12}" \
       --seed 16 \
-      --workers 2 \
+      --workers 1 \
       --request-timeout 20 \
       --suppress-health-check all \
       --output-sanitize true \
