@@ -20,7 +20,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::{CALLERS, WRITERS};
+use super::{CALLERS, RESTORES, WRITERS};
 
 /// Rounds (a paged listing, then a get) each reader makes at least; it goes
 /// on while the creates and restores still run.
@@ -245,7 +245,7 @@ fn check_page(
     before: usize,
 ) -> Result<proto::ListBackupsResponse, String> {
     let full = p.records.len() == usize::try_from(PAGE).unwrap();
-    let too_many = before + p.records.len() > 1 + WRITERS.len();
+    let too_many = before + p.records.len() > RESTORES.len() + WRITERS.len();
     if !p.warnings.is_empty() || (!p.next_page_token.is_empty() && !full) || too_many {
         return Err(format!("bad page: {p:?}"));
     }
