@@ -4,7 +4,8 @@
 # Extra arguments go to the test runner (e.g. a test-name filter).
 # The tests on real container managers (tests/containers) are left out:
 # they need scripts/fixtures/containers.sh and run in their own step,
-# ./scripts/test-containers.sh.
+# ./scripts/test-containers.sh. The REST contract (scripts/contract.sh,
+# schemathesis) runs last, after the suite passed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -21,3 +22,4 @@ else
   done
   cargo test --workspace --no-fail-fast "${targets[@]}" "$@"
 fi
+./scripts/contract.sh

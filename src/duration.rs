@@ -3,8 +3,11 @@
 //! short spans of token lifetimes and freshness checks. Anything ambiguous
 //! (`M`, `mo`, `mins`) or out of range (beyond 1000 years) is refused here,
 //! so no caller can wrap an addition around or panic a date subtraction.
+//! The accepted spellings are exactly those of [`pattern`] (each unit once,
+//! largest first, bounded digits), so the OpenAPI document can state the
+//! rule the server enforces.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use chrono::{DateTime, Months, Utc};
@@ -14,6 +17,41 @@ use chrono::{DateTime, Months, Utc};
 pub const MAX_YEARS: u64 = 1000;
 
 const UNITS: &str = "y years, m months, d days, h hours, min minutes, s seconds";
+
+/// The units, largest first: the only order they may be written in.
+const NAMES: [&str; 6] = ["y", "m", "d", "h", "min", "s"];
+/// The most digits of each unit when several are combined: 99y 999m 99999d
+/// 999999h 9999999min 999999999s together stay below 1000 years.
+const DIGITS: [usize; 6] = [2, 3, 5, 6, 7, 9];
+/// Years written alone may take up to three digits, or be exactly 1000.
+const YEARS_ALONE: usize = 3;
+
+/// The accepted spellings as a regular expression (ECMA and Rust alike):
+/// what the OpenAPI document says, and exactly what the parser accepts
+/// (but for the all-zero spans, which mean nothing and are refused).
+pub fn pattern() -> String {
+    let mut combined = String::new();
+    for (u, n) in NAMES.iter().zip(DIGITS) {
+        let _ = write!(combined, "(?:[0-9]{{1,{n}}}{u})?");
+    }
+    format!("^(?:(?:[0-9]{{1,{YEARS_ALONE}}}|{MAX_YEARS})y|{combined})$")
+}
+
+/// A pattern matching the spans that are zero in every unit.
+pub fn zero_pattern() -> String {
+    format!("^(?:0+(?:{}))+$", NAMES.join("|"))
+}
+
+/// The longest accepted spelling.
+pub const MAX_LEN: usize = {
+    let mut total = 0;
+    let mut i = 0;
+    while i < NAMES.len() {
+        total += DIGITS[i] + NAMES[i].len();
+        i += 1;
+    }
+    total
+};
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CalendarDuration {
@@ -78,9 +116,16 @@ impl FromStr for CalendarDuration {
 
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("{s:?} is not a duration like 30d, 6m, 1y2m3d4h or 90min ({UNITS})");
-        let range = || format!("{s:?} is out of range: at most {MAX_YEARS} years");
+        let range = || {
+            format!(
+                "{s:?} is out of range: at most {MAX_YEARS} years (up to {MAX_YEARS}y alone, or \
+                 at most 99y 999m 99999d 999999h 9999999min 999999999s combined)"
+            )
+        };
         let mut d = Self::default();
         let mut rest = s;
+        // (unit index, digits) of each unit written, in order.
+        let mut written: Vec<(usize, &str)> = Vec::new();
         while !rest.is_empty() {
             let digits = rest
                 .find(|c: char| !c.is_ascii_digit())
@@ -94,6 +139,15 @@ impl FromStr for CalendarDuration {
                 return Err(bad());
             }
             let n: u32 = num.parse().map_err(|_| range())?;
+            if let Some(i) = NAMES.iter().position(|u| *u == name) {
+                if written.last().is_some_and(|(last, _)| *last >= i) {
+                    return Err(format!(
+                        "{s:?}: write each unit once, largest first (y m d h min s), as in \
+                         1y2m3d4h"
+                    ));
+                }
+                written.push((i, num));
+            }
             let Some(slot) = unit(&mut d, name) else {
                 if matches!(
                     name,
@@ -106,11 +160,18 @@ impl FromStr for CalendarDuration {
                 }
                 return Err(bad());
             };
-            *slot = slot.checked_add(n).ok_or_else(range)?;
+            *slot = n;
             rest = next;
         }
         if d == Self::default() {
             return Err(bad());
+        }
+        let fits = match written.as_slice() {
+            [(0, y)] => y.len() <= YEARS_ALONE || *y == MAX_YEARS.to_string(),
+            units => units.iter().all(|(i, n)| n.len() <= DIGITS[*i]),
+        };
+        if !fits {
+            return Err(range());
         }
         if d.upper_bound_seconds() > u128::from(MAX_YEARS) * 366 * 86_400 {
             return Err(range());
@@ -195,5 +256,30 @@ mod tests {
         for s in ["", "5", "3w", "d", "1.5d", "-1d", "1d ", "h1"] {
             assert!(s.parse::<CalendarDuration>().is_err(), "{s}");
         }
+        for s in ["1d1d", "3h2d", "1min1h", "1s1s"] {
+            let e = s.parse::<CalendarDuration>().unwrap_err();
+            assert!(e.contains("each unit once, largest first"), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn digits_are_bounded_so_no_spelling_passes_1000_years() {
+        for ok in [
+            "999y",
+            "1000y",
+            "99y999m99999d999999h9999999min999999999s",
+            "007d",
+        ] {
+            assert!(ok.parse::<CalendarDuration>().is_ok(), "{ok}");
+        }
+        for s in ["0999y", "100y1d", "1000m", "100000d", "1000y1s"] {
+            let e = s.parse::<CalendarDuration>().unwrap_err();
+            assert!(e.contains("out of range"), "{s}: {e}");
+        }
+        assert_eq!(
+            "99y999m99999d999999h9999999min999999999s".len(),
+            MAX_LEN,
+            "MAX_LEN is the longest spelling"
+        );
     }
 }

@@ -3,7 +3,7 @@
 pub mod jwt;
 mod principal;
 
-pub use principal::{Principal, Scope};
+pub use principal::{Principal, Scope, requested_tenant};
 
 use crate::{Error, Result};
 

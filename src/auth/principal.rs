@@ -64,9 +64,10 @@ impl Principal {
     /// `None`); anyone else only their own, which is also their default.
     ///
     /// # Errors
-    /// PermissionDenied for another tenant.
+    /// InvalidArgument for a name no tenant can have; PermissionDenied for
+    /// another tenant.
     pub fn tenant_scope(&self, tenant: Option<String>) -> Result<Option<String>> {
-        match tenant.filter(|t| !t.is_empty()) {
+        match requested_tenant(tenant)? {
             Some(t) if self.may_act_on(&t) => Ok(Some(t)),
             Some(t) => Err(Error::denied(format!(
                 "{} may not act on tenant {t}",
@@ -81,6 +82,20 @@ impl Principal {
     pub fn may_act_on(&self, tenant: &str) -> bool {
         self.admin || self.subject == tenant
     }
+}
+
+/// The tenant a request names (its `username` filter): empty is none, and a
+/// name no tenant can have is refused, whoever asks, before any rule of
+/// scope applies to it.
+///
+/// # Errors
+/// InvalidArgument naming the rule.
+pub fn requested_tenant(tenant: Option<String>) -> Result<Option<String>> {
+    let tenant = tenant.filter(|t| !t.is_empty());
+    if let Some(t) = &tenant {
+        crate::catalog::validate_name("username", t)?;
+    }
+    Ok(tenant)
 }
 
 #[cfg(test)]

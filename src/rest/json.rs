@@ -51,11 +51,32 @@ impl<S: Send + Sync, T: DeserializeOwned + Serialize + Default> FromRequest<S> f
 /// A body as message `T`, refusing fields `T` does not have.
 pub(crate) fn parse<T: DeserializeOwned + Serialize>(bytes: &[u8]) -> Result<T, ApiError> {
     let invalid = |e: String| ApiError::from(Error::invalid(format!("invalid request body: {e}")));
-    let input: Value = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    let mut input: Value = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    whole_numbers(&mut input);
     let msg: T = serde_json::from_value(input.clone()).map_err(|e| invalid(e.to_string()))?;
     let known = serde_json::to_value(&msg).map_err(|e| invalid(e.to_string()))?;
     reject_unknown(&input, &known).map_err(invalid)?;
     Ok(msg)
+}
+
+/// Numbers written with a zero fraction (`3.0`) as the integers they are:
+/// JSON (and JSON Schema's `integer`) does not tell `3.0` from `3`, and
+/// protobuf's own JSON parsers take both for an integer field; pbjson
+/// takes only the second. A real fraction is left for pbjson to refuse.
+fn whole_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => {
+            if let Some(f) = n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15) {
+                // Exact: |f| < 2^53, so the cast neither rounds nor saturates.
+                #[allow(clippy::cast_possible_truncation)]
+                let whole = f as i64;
+                *v = Value::from(whole);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(m) => m.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 /// Every key of `input` must be a field of the message it was parsed into:
@@ -126,7 +147,29 @@ pub fn from_query<T: DeserializeOwned>(
             (Type::Bool, _) => {
                 return Err(Error::invalid(format!("{k} must be true or false")).into());
             }
-            // pbjson reads numbers and enum names from strings.
+            // pbjson reads numbers and enum names from strings; `3.0` is
+            // the integer 3, as in a body.
+            (
+                Type::Int32
+                | Type::Int64
+                | Type::Uint32
+                | Type::Uint64
+                | Type::Sint32
+                | Type::Sint64
+                | Type::Fixed32
+                | Type::Fixed64
+                | Type::Sfixed32
+                | Type::Sfixed64,
+                _,
+            ) => {
+                let mut n = serde_json::from_str::<Value>(&v).unwrap_or(Value::Null);
+                whole_numbers(&mut n);
+                if n.is_i64() || n.is_u64() {
+                    Value::String(n.to_string())
+                } else {
+                    Value::String(v)
+                }
+            }
             _ => Value::String(v),
         };
         obj.insert(key, value);
@@ -264,6 +307,37 @@ mod tests {
         );
         check(r#"{"gcs_bucket":"gs://b","connection":{"database":"d"},"all_tenants":true}"#)
             .unwrap();
+    }
+
+    #[test]
+    fn whole_numbers_written_as_floats_are_integers() {
+        let r: proto::PruneBackupsRequest =
+            parse(br#"{"keepMonthly": 39473.0, "keepLast": 2}"#).unwrap();
+        assert_eq!((r.keep_monthly, r.keep_last), (39473, 2));
+        let r: proto::ListBackupsRequest = from_query(
+            "ListBackupsRequest",
+            vec![("pageSize".into(), "10.0".into())],
+        )
+        .unwrap();
+        assert_eq!(r.page_size, 10);
+        for bad in [r#"{"keepLast": 1.5}"#, r#"{"keepLast": 1e300}"#] {
+            let e = parse::<proto::PruneBackupsRequest>(bad.as_bytes()).unwrap_err();
+            assert!(
+                e.0.message.contains("invalid request body"),
+                "{bad}: {}",
+                e.0.message
+            );
+        }
+        let e = from_query::<proto::ListBackupsRequest>(
+            "ListBackupsRequest",
+            vec![("pageSize".into(), "2.5".into())],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.message.contains("invalid query parameters"),
+            "{}",
+            e.0.message
+        );
     }
 
     #[test]

@@ -36,8 +36,9 @@ impl BackupService {
     /// the index: only the listed tenant's records are touched.
     ///
     /// # Errors
-    /// Unauthenticated, PermissionDenied; InvalidArgument for a page size
-    /// out of range or a foreign page token.
+    /// Unauthenticated, PermissionDenied; InvalidArgument for a username no
+    /// tenant can have (from anyone), a page size out of range or a foreign
+    /// page token.
     pub async fn list_page(
         &self,
         creds: &Credentials,
@@ -47,8 +48,9 @@ impl BackupService {
         let svc = self.clone();
         self.run("list", creds, move |who, _| async move {
             who.require(Scope::Read)?;
+            let tenant = crate::auth::requested_tenant(tenant)?;
             let filter = if who.admin {
-                tenant.filter(|t| !t.is_empty())
+                tenant
             } else {
                 Some(who.subject.clone())
             };

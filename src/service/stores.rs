@@ -81,7 +81,7 @@ impl Stores {
     /// to the local destination; PermissionDenied for a bucket outside the
     /// allow-list.
     pub fn for_create(&self, d: Destination, bucket: Option<&str>) -> Result<Arc<dyn Store>> {
-        let bucket = bucket.map(str::trim).filter(|b| !b.is_empty());
+        let bucket = bucket.filter(|b| !b.is_empty());
         if d == Destination::Local {
             return match bucket {
                 None => Ok(self.local.clone()),
@@ -140,7 +140,7 @@ impl Stores {
     /// As [`Stores::for_create`]; FailedPrecondition when nothing is named
     /// and no bucket destination has a default.
     pub fn for_rebuild(&self, bucket: Option<&str>) -> Result<Vec<(Destination, Arc<dyn Store>)>> {
-        if let Some(b) = bucket.map(str::trim).filter(|b| !b.is_empty()) {
+        if let Some(b) = bucket.filter(|b| !b.is_empty()) {
             let d = match b.split_once("://") {
                 Some(("gs", _)) => Destination::Gcs,
                 Some(("s3", _)) => Destination::S3,

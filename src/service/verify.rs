@@ -75,6 +75,16 @@ impl BackupService {
             )));
         }
         super::require_postgres(&record)?;
+        // Before the target is resolved: an undeclared name is no scratch
+        // tenant either, and the answer is about the target (the backup was
+        // found), not a NotFound that reads as if the backup were missing.
+        if !self.inner.tenants.is_scratch(&req.target_tenant) {
+            return Err(Error::precondition(format!(
+                "tenant {} is not declared `scratch = true`: a restore test copies another \
+                 tenant's data into its target, so only a scratch tenant can be one",
+                req.target_tenant
+            )));
+        }
         let conn = req.connection.pg()?;
         let source = self.inner.tenants.resolve(&record.username)?;
         let target = self.reach(&req.target_tenant, &conn)?;
@@ -83,13 +93,6 @@ impl BackupService {
                 "the target {} resolves to the backup's own container ({}); verify restores into a different one",
                 req.target_tenant,
                 target.describe()
-            )));
-        }
-        if !self.inner.tenants.is_scratch(&req.target_tenant) {
-            return Err(Error::precondition(format!(
-                "tenant {} is not declared `scratch = true`: a restore test copies another \
-                 tenant's data into its target, so only a scratch tenant can be one",
-                req.target_tenant
             )));
         }
 

@@ -11,6 +11,7 @@ mod audit_chain;
 mod authz;
 mod binary;
 mod boundary;
+mod contract_rules;
 mod globals;
 mod hostile_clients;
 mod load;

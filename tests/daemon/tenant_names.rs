@@ -144,6 +144,9 @@ async fn overflowing_durations_are_refused_over_rest_and_grpc_and_prune_nothing(
         ("357913942y", "out of range"),
         ("4294967295m", "out of range"),
         ("15M", "ambiguous"),
+        // The documented spelling: each unit once, largest first, bounded.
+        ("1d1d", "each unit once, largest first"),
+        ("100y1d", "out of range"),
     ];
 
     for (v, why) in bad {

@@ -247,7 +247,14 @@ async fn refusals_happen_before_anything_runs() {
         .verify(none(), verify_req(&r.id, "nobody"))
         .await
         .unwrap_err();
-    assert_eq!(e.code, Code::NotFound);
+    // About the target, not a NotFound that would read as a missing backup.
+    assert_eq!(e.code, Code::FailedPrecondition);
+    assert!(
+        e.message
+            .contains("nobody is not declared `scratch = true`"),
+        "{}",
+        e.message
+    );
     assert_eq!(t.databases(), before);
     assert!(
         h.service

@@ -14,15 +14,28 @@ const NAME_BODY: &str = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])*\.?";
 const MAX_NAME: u32 = 63;
 /// Backup ids (`catalog::validate_id`): the same alphabet, longer.
 const MAX_ID: u32 = 200;
-/// restic-style calendar durations (`retention::CalendarDuration`).
-const DURATION: &str = "^(?:[0-9]{1,5}[ymdh])+$";
-const ALL_ZERO: &str = "^(?:0+[ymdh])+$";
-/// `scheme://bucket/prefix` (`store::uri::BucketUri`).
-const BUCKET: &str = concat!(
-    r"^(?:(?:gs|s3)://)?[a-z0-9](?:[a-z0-9_-]|\.[a-z0-9_-]){0,219}\.?[a-z0-9]",
+/// One dot-separated label of a bucket name (`store::uri::BucketUri`).
+const LABEL: &str = "[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?";
+/// The key prefix after the bucket: segments of `A-Za-z0-9._=+@-`, never
+/// `.` or `..`, trailing slashes ignored.
+const PREFIX: &str = concat!(
     r"(?:/(?:[A-Za-z0-9_=+@-][A-Za-z0-9._=+@-]{0,254}|\.[A-Za-z0-9_=+@-][A-Za-z0-9._=+@-]{0,253}",
-    r"|\.\.[A-Za-z0-9._=+@-]{1,253}))*/*$"
+    r"|\.\.[A-Za-z0-9._=+@-]{1,253}))*/*"
 );
+
+/// `scheme://bucket/prefix`, the scheme optional or not. The bucket name
+/// is held a little tighter than the server parses it (labels of at most
+/// 63 characters, as GCS and S3 name buckets): a name between the two is
+/// refused by the daemon's allow-list (403) instead.
+fn bucket_uri(scheme: &str, scheme_optional: bool) -> String {
+    let scheme = format!("(?:{scheme})://");
+    let scheme = if scheme_optional {
+        format!("(?:{scheme})?")
+    } else {
+        scheme
+    };
+    format!("^{scheme}(?:[a-z0-9][a-z0-9_-]{{1,61}}[a-z0-9]|{LABEL}(?:\\.{LABEL}){{1,2}}){PREFIX}$")
+}
 
 pub fn name(what: &str) -> Value {
     json!({ "type": "string", "pattern": format!("^{NAME_BODY}$"),
@@ -34,14 +47,16 @@ fn name_or_empty(what: &str) -> Value {
             "maxLength": MAX_NAME, "description": what })
 }
 
+/// A calendar duration (`duration::CalendarDuration`): its pattern is the
+/// parser's own. The pattern also matches the empty string, which means
+/// "not set" where the field is optional.
 fn duration(what: &str, required: bool) -> Value {
-    let pattern = if required {
-        DURATION.to_string()
-    } else {
-        format!("^$|{DURATION}")
-    };
-    json!({ "type": "string", "pattern": pattern, "not": { "pattern": ALL_ZERO },
-            "description": format!("{what}: a calendar duration like 26h, 30d, 6m, 1y2m (y years, m months, d days, h hours)") })
+    json!({ "type": "string", "pattern": crate::duration::pattern(),
+            "not": { "pattern": crate::duration::zero_pattern() },
+            "minLength": u8::from(required), "maxLength": crate::duration::MAX_LEN,
+            "description": format!("{what}: a calendar duration like 26h, 30d, 6m, 1y2m3d4h or \
+                90min (y years, m months, d days, h hours, min minutes, s seconds; each unit \
+                once, largest first; {}y at most)", crate::duration::MAX_YEARS) })
 }
 
 /// The schema of a path parameter named `name`.
@@ -70,6 +85,20 @@ fn specified(c: &Contract, name: &str) -> Value {
     let numbers: Vec<i32> = values.iter().map(|(_, n)| *n).collect();
     json!({ "anyOf": [{ "type": "string", "enum": names },
                       { "type": "integer", "enum": numbers }] })
+}
+
+/// The create requests naming destination `value` (by name or number),
+/// with `bucket` as the rule of their `gcsBucket`.
+fn bucket_for(c: &Contract, value: &str, bucket: &Value) -> Value {
+    let number = c
+        .enums
+        .get("BackupDestination")
+        .and_then(|v| v.iter().find(|(n, _)| n == value))
+        .map_or(-1, |(_, n)| *n);
+    json!({ "properties": {
+        "destination": { "enum": [value, number] },
+        "gcsBucket": bucket,
+    } })
 }
 
 /// Per request message: `properties` patches merged into the generated
@@ -120,18 +149,32 @@ pub fn rules(c: &Contract) -> Value {
             "properties": {
                 "username": name_or_empty("the tenant; empty only with allTenants"),
                 "destination": specified(c, "BackupDestination"),
-                "gcsBucket": { "pattern": format!("^$|{BUCKET}") },
+                "gcsBucket": { "description": "empty = the destination's default-bucket; \
+                    gs://bucket/prefix for GCS, s3://bucket/prefix for S3 (the scheme may be \
+                    left out), nothing for LOCAL; a bucket outside the daemon's allow-list is \
+                    refused with 403" },
             },
             "required": ["destination"],
-            "if": { "required": ["allTenants"], "properties": { "allTenants": { "const": true } } },
-            "then": { "properties": {
-                "username": { "maxLength": 0 },
-                "connection": { "anyOf": [
-                    { "type": "null" },
-                    { "type": "object", "properties": { "database": { "maxLength": 0 } } },
+            "allOf": [
+                {
+                    "if": { "required": ["allTenants"], "properties": { "allTenants": { "const": true } } },
+                    "then": { "properties": {
+                        "username": { "maxLength": 0 },
+                        "connection": { "anyOf": [
+                            { "type": "null" },
+                            { "type": "object", "properties": { "database": { "maxLength": 0 } } },
+                        ] },
+                    } },
+                    "else": { "required": ["username"], "properties": { "username": { "minLength": 1 } } },
+                },
+                { "anyOf": [
+                    bucket_for(c, "BACKUP_DESTINATION_LOCAL", &json!({ "maxLength": 0 })),
+                    bucket_for(c, "BACKUP_DESTINATION_GCS",
+                               &json!({ "pattern": format!("^$|{}", bucket_uri("gs", true)) })),
+                    bucket_for(c, "BACKUP_DESTINATION_S3",
+                               &json!({ "pattern": format!("^$|{}", bucket_uri("s3", true)) })),
                 ] },
-            } },
-            "else": { "required": ["username"], "properties": { "username": { "minLength": 1 } } },
+            ],
         },
         "ListBackupsRequest": { "properties": {
             "username": name_or_empty("empty = every tenant (admins); a non-admin always sees their own"),
@@ -161,7 +204,10 @@ pub fn rules(c: &Contract) -> Value {
             "required": ["maxAge"],
         },
         "RebuildIndexRequest": { "properties": {
-            "bucket": { "pattern": format!("^$|{BUCKET}") },
+            "bucket": { "pattern": format!("^$|{}", bucket_uri("gs|s3", false)) },
+        }},
+        "ListOperationsRequest": { "properties": {
+            "username": name_or_empty("empty = every tenant the caller may see"),
         }},
     })
 }

@@ -90,8 +90,12 @@ fn operation(c: &Contract, r: &Route, request: &str, output: &str) -> Value {
         "security": [{ "bearer": [] }],
     });
     if r.body {
+        // An empty body is the default message: optional unless the
+        // message has a field or rule an empty message breaks.
+        let schema = request_schema(c, request);
+        let needed = schema.get("required").is_some() || schema.get("anyOf").is_some();
         op["requestBody"] = json!({
-            "required": false,
+            "required": needed,
             "content": { "application/json": { "schema": {
                 "$ref": format!("#/components/schemas/{request}") } } },
         });
