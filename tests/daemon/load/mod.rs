@@ -19,12 +19,12 @@ use containarium::api::Api;
 use containarium::auth::Credentials;
 use containarium::client::GrpcClient;
 use containarium::proto;
-use tokio::sync::Mutex;
+use tokio::sync::{Barrier, Mutex};
 
 use crate::binary::{Daemon, config_file, scoped_token, token};
 use crate::local;
 use crate::support::{Tenant, fingerprint, seed};
-use readers::{Addrs, Expect, Tally, reader, report};
+use readers::{Addrs, Expect, Op, Tally, reader, report};
 
 const CALLERS: usize = 200;
 /// Incompressible MiB in each dumped and restored database (default 4;
@@ -35,7 +35,9 @@ fn mib() -> u32 {
         .map_or(4, |v| v.parse().expect("CONTAINARIUM_LOAD_MIB is a number"))
 }
 const WRITERS: [&str; 5] = ["w1", "w2", "w3", "w4", "w5"];
-const RESTORED: [&str; 2] = ["r1", "r2"];
+/// Each restore's source database and target: two backups, since
+/// operations on one backup id take turns.
+const RESTORES: [(&str, &str); 2] = [("s1", "r1"), ("s2", "r2")];
 /// Peak RSS allowed. Measured peaks of the debug daemon under this load
 /// were 56-59 MiB (the release daemon's: see the README's load section):
 /// 200 connections' HTTP/2 and HTTP/1 buffers, seven dumps and restores
@@ -87,9 +89,11 @@ pub(super) async fn timed<T>(f: impl Future<Output = T>) -> (T, Duration) {
 async fn two_hundred_readers_beside_streaming_creates_and_restores() {
     let mib = mib();
     let t = Tenant::start();
-    t.create_db("src");
-    seed(&t, "src", "load");
-    fill(&t, "src", mib);
+    for (db, _) in RESTORES {
+        t.create_db(db);
+        seed(&t, db, db);
+        fill(&t, db, mib);
+    }
     for db in WRITERS {
         t.create_db(db);
         fill(&t, db, mib);
@@ -117,12 +121,12 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
     let read_tok = scoped_token("alice", &[], &["backups:read"]);
     let api: Arc<dyn Api> =
         Arc::new(GrpcClient::new(&format!("http://{}", addrs.grpc), None).unwrap());
-    let source = api
-        .create_backup(&admin, local("alice", "src"))
-        .await
-        .unwrap()
-        .record
-        .unwrap();
+    let mut sources = Vec::new();
+    for (db, _) in RESTORES {
+        let r = api.create_backup(&admin, local("alice", db)).await.unwrap();
+        sources.push(r.record.unwrap());
+    }
+    let source = &sources[0];
     let seen = api
         .get_backup(
             &Credentials::Bearer(read_tok.clone()),
@@ -144,7 +148,9 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
     );
     let expect = Arc::new(Expect {
         record: seen,
-        databases: std::iter::once("src")
+        databases: RESTORES
+            .iter()
+            .map(|(db, _)| *db)
             .chain(WRITERS)
             .map(String::from)
             .collect(),
@@ -152,6 +158,22 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
 
     let done = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
+    // The writes start once every reader has connected: on a quiet machine
+    // they would otherwise be done before the last readers are.
+    let ready = Arc::new(Barrier::new(CALLERS + 1));
+    let mut readers = tokio::task::JoinSet::new();
+    for n in 0..CALLERS {
+        readers.spawn(reader(
+            n,
+            addrs.clone(),
+            read_tok.clone(),
+            expect.clone(),
+            ready.clone(),
+            done.clone(),
+            tally.clone(),
+        ));
+    }
+    ready.wait().await;
     let started = Instant::now();
     let mut creating = tokio::task::JoinSet::new();
     for db in WRITERS {
@@ -164,25 +186,14 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
         });
     }
     let mut restoring = tokio::task::JoinSet::new();
-    for db in RESTORED {
-        let (api, admin, id) = (api.clone(), admin.clone(), source.id.clone());
+    for ((_, db), from) in RESTORES.into_iter().zip(&sources) {
+        let (api, admin, id) = (api.clone(), admin.clone(), from.id.clone());
         restoring.spawn(async move {
             let (r, took) = timed(api.restore_backup(&admin, restore(&id, db))).await;
             println!("restore into {db} took {:.1}s", took.as_secs_f64());
             r.map(|r| r.message)
                 .map_err(|e| format!("restore into {db}: {e}"))
         });
-    }
-    let mut readers = tokio::task::JoinSet::new();
-    for n in 0..CALLERS {
-        readers.spawn(reader(
-            n,
-            addrs.clone(),
-            read_tok.clone(),
-            expect.clone(),
-            done.clone(),
-            tally.clone(),
-        ));
     }
     let created: Vec<_> = creating.join_all().await;
     let restored: Vec<_> = restoring.join_all().await;
@@ -201,22 +212,26 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
     let mut dbs: Vec<&str> = created.iter().map(|r| r.database.as_str()).collect();
     dbs.sort_unstable();
     assert_eq!(dbs, WRITERS);
-    let want = fingerprint(&t, "src");
-    for db in RESTORED {
-        assert_eq!(fingerprint(&t, db), want, "{db} restored row for row");
+    for (from, db) in RESTORES {
+        let want = fingerprint(&t, from);
+        assert_eq!(
+            fingerprint(&t, db),
+            want,
+            "{db} restored from {from} row for row"
+        );
     }
     let all = api
         .list_backups(&admin, proto::ListBackupsRequest::default())
         .await
         .unwrap();
     let mut want_ids: Vec<&str> = created.iter().map(|r| r.id.as_str()).collect();
-    want_ids.push(&source.id);
+    want_ids.extend(sources.iter().map(|r| r.id.as_str()));
     want_ids.sort_unstable();
     let mut ids: Vec<&str> = all.records.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     assert_eq!(
         ids, want_ids,
-        "the source and the five creates, nothing else"
+        "the two sources and the five creates, nothing else"
     );
     for r in &created {
         assert!(all.records.contains(r), "{r:?} listed as created");
@@ -235,7 +250,11 @@ async fn two_hundred_readers_beside_streaming_creates_and_restores() {
         tally.samples.len(),
         &tally.errors[..tally.errors.len().min(5)]
     );
-    let during = tally.samples.iter().filter(|s| s.3).count();
+    let during = tally
+        .samples
+        .iter()
+        .filter(|s| s.1 != Op::Connect && s.3)
+        .count();
     println!(
         "load: {CALLERS} readers made {} calls, {during} of them while 5 creates and 2 restores \
          of {mib} MiB ran ({:.1}s), 0 errors",

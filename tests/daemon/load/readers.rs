@@ -18,16 +18,17 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
-use tokio::sync::Mutex;
+use tokio::sync::{Barrier, Mutex};
 
-use super::{CALLERS, WRITERS};
+use super::{CALLERS, RESTORES, WRITERS};
 
 /// Rounds (a paged listing, then a get) each reader makes at least; it goes
 /// on while the creates and restores still run.
 pub(super) const MIN_ROUNDS: usize = 2;
-/// Records per listed page: small, so every listing is several pages and
-/// its tokens cross the records the creates commit meanwhile.
-const PAGE: i32 = 2;
+/// Records per listed page: one, so every listing is several pages (the
+/// two source backups exist throughout) and its tokens cross the records
+/// the creates commit meanwhile.
+const PAGE: i32 = 1;
 /// A reader's pause between rounds: 200 pollers, not 200 loops that would
 /// leave a debug build's two cores nothing for the writes.
 const THINK: Duration = Duration::from_millis(500);
@@ -150,13 +151,15 @@ pub(super) struct Tally {
     pub(super) errors: Vec<String>,
 }
 
-/// One reader: rounds of a paged listing and a get on `surface` until `done`
-/// (and at least [`MIN_ROUNDS`]), every answer checked.
+/// One reader: connects, waits at `ready` for the others, then makes rounds
+/// of a paged listing and a get on `surface` until `done` (and at least
+/// [`MIN_ROUNDS`]), every answer checked.
 pub(super) async fn reader(
     n: usize,
     addrs: Arc<Addrs>,
     tok: String,
     expect: Arc<Expect>,
+    ready: Arc<Barrier>,
     done: Arc<AtomicBool>,
     tally: Arc<Mutex<Tally>>,
 ) {
@@ -169,7 +172,9 @@ pub(super) async fn reader(
         }
         Ok::<_, String>(r)
     };
-    let r = match sampled(&tally, surface, Op::Connect, &done, connect).await {
+    let connected = sampled(&tally, surface, Op::Connect, &done, connect).await;
+    ready.wait().await;
+    let r = match connected {
         Ok(r) => r,
         Err(e) => return tally.lock().await.errors.push(fail(e)),
     };
@@ -245,7 +250,7 @@ fn check_page(
     before: usize,
 ) -> Result<proto::ListBackupsResponse, String> {
     let full = p.records.len() == usize::try_from(PAGE).unwrap();
-    let too_many = before + p.records.len() > 1 + WRITERS.len();
+    let too_many = before + p.records.len() > RESTORES.len() + WRITERS.len();
     if !p.warnings.is_empty() || (!p.next_page_token.is_empty() && !full) || too_many {
         return Err(format!("bad page: {p:?}"));
     }
