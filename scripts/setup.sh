@@ -29,6 +29,8 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 # The CLIs a dump restores with by hand (tests prove the README's commands).
 command -v age >/dev/null || need+=(age)
 command -v zstd >/dev/null || need+=(zstd)
+# ssh-keygen: an ssh-ed25519 key as an age recipient (tests/pipeline/stages.rs).
+command -v ssh-keygen >/dev/null || need+=(openssh-client)
 # The shells whose completions tests/cli/commands.rs loads.
 command -v zsh >/dev/null || need+=(zsh)
 command -v fish >/dev/null || need+=(fish)

@@ -202,6 +202,91 @@ async fn encrypted_dumps_hold_no_plaintext_and_coexist_with_clear_ones() {
     assert_eq!(fingerprint(&alice, "hand"), fingerprint(&alice, "app"));
 }
 
+/// An OpenSSH ed25519 key pair made by the real `ssh-keygen`, without a
+/// passphrase unless one is given; returns the private key file and the
+/// `.pub` line (with its comment).
+fn ssh_keygen(dir: &Path, name: &str, passphrase: &str) -> (PathBuf, String) {
+    let key = dir.join(name);
+    let out = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-C",
+            "alice@laptop",
+            "-N",
+            passphrase,
+            "-f",
+        ])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen is installed by scripts/setup.sh");
+    assert!(out.status.success(), "{out:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_ssh_ed25519_key_encrypts_restores_and_decrypts_by_hand() {
+    let alice = Tenant::start();
+    alice.create_db("app");
+    seed(&alice, "app", MARKER);
+    let keys = tempfile::tempdir().unwrap();
+    let (key, line) = ssh_keygen(keys.path(), "id_ed25519", "");
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_for(dir.path(), &[("alice", &alice)]);
+    *dump_of(&mut config, "alice") = DumpConfig {
+        recipients: Some(vec![line.clone()]),
+        identity_file: Some(key.clone()),
+        ..DumpConfig::default()
+    };
+    let h = Harness::with_config(dir, config);
+
+    let a = h.backup("alice", "app").await;
+    // The record names the key, not the laptop it came from.
+    let without_comment = line.trim_end_matches(" alice@laptop");
+    assert!(without_comment.starts_with("ssh-ed25519 "), "{line}");
+    assert_eq!(a.encoding.recipients, [without_comment]);
+    assert_eq!(a.encoding.encryption.as_deref(), Some("age"));
+    let bytes = stored(&a);
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n-> ssh-ed25519 "));
+    assert!(!bytes.windows(MARKER.len()).any(|w| w == MARKER.as_bytes()));
+
+    h.service
+        .restore(none(), restore_req(&a.id, "copy"))
+        .await
+        .unwrap();
+    assert_eq!(fingerprint(&alice, "copy"), fingerprint(&alice, "app"));
+    // The README's hand restore: age reads OpenSSH keys as identities.
+    hand_restore(
+        &alice,
+        &format!("age -d -i {} < {}", key.display(), a.location),
+        "hand",
+    );
+    assert_eq!(fingerprint(&alice, "hand"), fingerprint(&alice, "app"));
+
+    // A daemon cannot type a passphrase: a protected key is refused, by name,
+    // before anything is restored.
+    let (locked, _) = ssh_keygen(keys.path(), "id_locked", "secret words");
+    let h2 = reopen(&h, |c| {
+        dump_of(c, "alice").identity_file = Some(locked.clone());
+    });
+    let e = h2
+        .service
+        .restore(none(), restore_req(&a.id, "never"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.message.contains("protected by a passphrase"),
+        "{}",
+        e.message
+    );
+    assert!(
+        !alice.databases().iter().any(|d| d == "never"),
+        "nothing was restored"
+    );
+}
+
 fn verify_req(id: &str) -> VerifyRequest {
     VerifyRequest {
         id: id.into(),
