@@ -5,6 +5,10 @@
 # of the same database, stored sizes against raw -Fc, and the daemon's peak
 # RSS. Medians of RUNS (default 3). A benchmark, not a test.
 #
+# A second table restores archives with raw pg_restore -1 from different
+# inputs (a file, a pipe, zstd -d), single runs, to tell what a restore
+# through the daemon costs apart from what the input does to pg_restore.
+#
 # The database is the mixed one of issue 12: users with jsonb, events with an
 # index, 1 KiB bytea rows; SCALE=1 (default) is ~850 MB, SCALE=0.25 a quarter.
 # Needs root. Builds in release mode.
@@ -85,6 +89,17 @@ start_daemon "$work/containarium.toml"
 "$bin" token mint --config "$work/containarium.toml" --username bench --roles admin > "$work/token"
 cli() { "$bin" backup --token-file "$work/token" "$@"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['record']['$1'])"; }
+# Raw pg_restore -1 into a new database, run as `sh -c "$1"` with PGR
+# standing for pg_restore and its arguments: seconds.
+restore_of() {
+  sql bench postgres "CREATE DATABASE inputs"
+  local t0 pgr="pg_restore -h 127.0.0.1 -U postgres -d inputs --single-transaction --exit-on-error"
+  t0=$(now)
+  ip netns exec "$ns" sh -c "${1//PGR/$pgr}"
+  elapsed "$t0" "$(now)"
+  sql bench postgres "DROP DATABASE inputs"
+}
+declare -A stored
 
 printf '\nraw pg_dump -Fc: %ss, %s bytes; pg_restore -1: %ss (medians of %s)\n' "$raw_dump" "$raw_size" "$raw_restore" "$runs"
 printf 'raw pg_dump -Fc -Z0: %ss (%s× of -Fc), %s bytes\n' "$z0_dump" "$(ratio "$z0_dump" "$raw_dump")" "$z0_size"
@@ -99,6 +114,7 @@ for enc in zlib zstd zstdage zlibage; do
     json=$(cli create "$enc" --database big --output json)
     creates+=("$(elapsed "$t0" "$(now)")")
     ids+=("$(echo "$json" | field id)")
+    stored[$enc]=$(echo "$json" | field location)
     size=$(echo "$json" | python3 -c "import json,sys; print(json.load(sys.stdin)['record']['sizeBytes'])")
   done
   for i in $(seq "$runs"); do
@@ -107,11 +123,25 @@ for enc in zlib zstd zstdage zlibage; do
     restores+=("$(elapsed "$t0" "$(now)")")
     sql bench postgres "DROP DATABASE copy_${enc}_$i"
   done
-  for id in "${ids[@]}"; do cli delete "$id" > /dev/null; done
   c=$(median "${creates[@]}") r=$(median "${restores[@]}")
   printf '| %-12s | %9s | %11s× | %9s× | %10s | %12s× |\n' "$enc" "$c" "$(ratio "$c" "$raw_dump")" \
     "$(ratio "$size" "$raw_size")" "$r" "$(ratio "$r" "$raw_restore")"
+  [ "$enc" = zlib ] || [ "$enc" = zstd ] || for id in "${ids[@]}"; do cli delete "$id" > /dev/null; done
 done
 peak=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$daemon_pid/status")
+
+# pg_dump writing into a pipe (as in a container) records no data offsets;
+# a restore reads the archive through a pipe. Each row isolates one of these.
+echo
+printf '| %-52s | %9s | %13s |\n' "raw pg_restore -1 of" "restore s" "vs -Fc -f file"
+printf '|%s|\n' "------------------------------------------------------|-----------|---------------"
+for row in "raw pg_dump -Fc -f file, read from the file|PGR < $work/raw.dump" \
+  "raw pg_dump -Fc -f file, through a pipe|cat $work/raw.dump | PGR" \
+  "daemon's zlib dump (no offsets), from the file|PGR < ${stored[zlib]}" \
+  "daemon's zlib dump (no offsets), through a pipe|cat ${stored[zlib]} | PGR" \
+  "daemon's zstd dump, zstd -d through a pipe|zstd -d -q < ${stored[zstd]} | PGR"; do
+  t=$(restore_of "${row#*|}")
+  printf '| %-52s | %9s | %12s× |\n' "${row%%|*}" "$t" "$(ratio "$t" "$raw_restore")"
+done
 echo
 echo "daemon peak RSS: $peak; load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); cores: $(nproc)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The catalog at scale: writes N sidecars (default 100 000; 50 tenants × 3
-# databases, a year of backups, row-count manifests, a tenth verified) into
+# databases, a year of backups, row-count manifests, a tenth verified; each
+# beside an empty dump file) into
 # a fresh backup directory, starts the release daemon on it, and prints the
 # medians of REST requests against it, its start-up time (exec to /healthz)
 # and its peak RSS. A benchmark, not a test: run it by hand (as root, after
@@ -20,6 +21,9 @@ PY=.venv/bin/python
 WORK=$(mktemp -d /var/tmp/containarium-catalog-bench.XXXXXX)
 DPID=
 cleanup() {
+  local rc=$?
+  # A failed request: the daemon's side of it, before it is gone.
+  [ "$rc" -ne 0 ] && [ -f "$WORK/daemon.log" ] && grep -v "recovery: a record without its dump" "$WORK/daemon.log" | tail -n 20 >&2
   [ -n "$DPID" ] && kill "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
   rm -rf "$WORK"
 }
@@ -54,6 +58,9 @@ for i in range(n):
         }
     with open(f"{d}/{rid}.meta.json", "w") as f:
         json.dump(rec, f, indent=2)
+    # An empty dump: start-up lists a record whose dump is missing as a
+    # problem, not a backup, and nothing here restores.
+    open(f"{d}/{rid}.dump", "w").close()
 PY
 
 port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -91,7 +98,7 @@ get "$ADMIN" '/v1/backups?pageSize=100' >/dev/null
 for _ in $(seq "$ROUNDS"); do deep+=("$(get "$ADMIN" "/v1/backups?pageSize=100&pageToken=$(token_of)")"); done
 tenant=()
 for _ in $(seq "$ROUNDS"); do tenant+=("$(get "$TENANT" '/v1/backups?pageSize=100')"); done
-ids=($(ls "$WORK/backups" | shuf -n "$ROUNDS" --random-source=<(yes) | sed 's/\.meta\.json$//'))
+ids=($(ls "$WORK/backups" | grep '\.meta\.json$' | shuf -n "$ROUNDS" --random-source=<(yes) | sed 's/\.meta\.json$//'))
 gets=()
 for id in "${ids[@]}"; do gets+=("$(get "$ADMIN" "/v1/backups/$id")"); done
 full=()

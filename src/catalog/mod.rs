@@ -217,8 +217,10 @@ impl Catalog {
     /// The record of `id`, from the index.
     ///
     /// # Errors
-    /// InvalidArgument for a malformed id, NotFound when absent, Internal when
-    /// the sidecar is unreadable (with the file named).
+    /// InvalidArgument for a malformed id, NotFound when absent,
+    /// FailedPrecondition when the backup is a problem (its sidecar is
+    /// unreadable or its dump is missing), with the file named: the state of
+    /// the backup, not a fault of the daemon, and the message says what to do.
     pub fn get(&self, id: &str) -> Result<Record> {
         validate_id(id)?;
         let ix = self.shared.read();
@@ -226,8 +228,8 @@ impl Catalog {
             return Ok(Record::clone(r));
         }
         match ix.problem(id) {
-            Some(p) => Err(Error::internal(format!(
-                "{} (sidecar {})",
+            Some(p) => Err(Error::precondition(format!(
+                "backup {id} is not usable: {} (sidecar {})",
                 p.error,
                 p.file.display()
             ))),
