@@ -11,6 +11,7 @@ mod support;
 mod bucket;
 mod disk;
 mod drift;
+mod fsync;
 mod invariants;
 mod kill;
 mod postgres;

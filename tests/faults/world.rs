@@ -31,6 +31,9 @@ pub struct World {
     pub env: Vec<(String, String)>,
     /// Where the backups go (overridable: a small filesystem).
     pub backup_dir: PathBuf,
+    /// The restore and verify markers (`.<id>.busy`, parsed) that daemons
+    /// found when they started: what start-up recovery had to deal with.
+    markers: Mutex<Vec<serde_json::Value>>,
 }
 
 impl World {
@@ -48,6 +51,21 @@ impl World {
             scratch: Tenant::start(),
             extra: String::new(),
             env: Vec::new(),
+            markers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every restore or verify marker a daemon started over, in order.
+    pub fn markers_seen(&self) -> Vec<serde_json::Value> {
+        self.markers.lock().unwrap().clone()
+    }
+
+    /// The tenant the config names `name`.
+    pub fn tenant(&self, name: &str) -> &Tenant {
+        match name {
+            "alice" => &self.alice,
+            "scratch" => &self.scratch,
+            other => panic!("no tenant {other} in this world"),
         }
     }
 
@@ -92,6 +110,14 @@ impl World {
     /// A daemon over another backup directory (a second host sharing the
     /// bucket), with `fault` armed if given.
     pub fn daemon_at(&self, backup_dir: &Path, fault: Option<&str>) -> Daemon {
+        for f in files(backup_dir) {
+            if f.starts_with('.') && f.ends_with(".busy") {
+                let text = std::fs::read(backup_dir.join(&f)).unwrap();
+                let marker = serde_json::from_slice(&text)
+                    .unwrap_or_else(|e| panic!("marker {f} is JSON: {e}"));
+                self.markers.lock().unwrap().push(marker);
+            }
+        }
         let fault_dir = backup_dir.with_extension("fault");
         let _ = std::fs::remove_dir_all(&fault_dir);
         std::fs::create_dir_all(&fault_dir).unwrap();
