@@ -3,8 +3,8 @@
 //! recorded its backup loses its dump (the caller never heard of it), unless
 //! the bucket sidecar beside it already completed it (adopted); a removal
 //! that began is finished; what an interrupted restore or verify made on a
-//! tenant's server is dropped (`made`); a record whose local dump is gone is shown as a
-//! problem, never as a backup.
+//! tenant's server is dropped (`made`); a record whose local dump is gone is
+//! shown as a problem, never as a backup.
 
 use std::time::Duration;
 

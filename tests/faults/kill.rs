@@ -9,7 +9,7 @@ use crate::support::daemon::authed;
 use crate::world::{World, assert_aborted_at};
 
 /// The audit lines from `since` on that are `action` with `outcome`.
-fn lines_of(w: &World, since: usize, action: &str, outcome: &str) -> Vec<serde_json::Value> {
+pub fn lines_of(w: &World, since: usize, action: &str, outcome: &str) -> Vec<serde_json::Value> {
     audit(w)[since..]
         .iter()
         .filter(|l| l["action"] == action && l["outcome"] == outcome)
@@ -115,105 +115,10 @@ async fn sigkill_during_restore() {
 }
 
 /// The restore or verify marker of `id` a crashed daemon left, parsed.
-fn busy_marker(w: &World, id: &str) -> serde_json::Value {
+pub fn busy_marker(w: &World, id: &str) -> serde_json::Value {
     let path = w.backup_dir.join(format!(".{id}.busy"));
     let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&text).unwrap()
-}
-
-/// The restore into a database that did not exist is killed mid-stream:
-/// the database it created (and half filled) is dropped at start-up, by
-/// the OID its marker noted, and the audit line names it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_during_restore_into_a_new_database() {
-    let w = World::new();
-    w.grow("bulk", 2);
-    let d = w.daemon(Some("during-restore:abort"));
-    let r = d.backup(BackupDestination::Local).await;
-    let backup = w.app_fingerprint();
-    let since = audit_len(&w);
-    let call = d.restore(&r.id, "fresh", false).await;
-    assert!(call.await.unwrap().is_err());
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-restore");
-    let oid = w.alice.psql(
-        "postgres",
-        "SELECT oid FROM pg_database WHERE datname = 'fresh'",
-    );
-    assert!(!oid.is_empty(), "the restore had created fresh");
-    let made = &busy_marker(&w, &r.id)["made"];
-    assert_eq!(
-        (made["tenant"].as_str(), made["database"].as_str()),
-        (Some("alice"), Some("fresh")),
-        "{made}"
-    );
-    assert_eq!(made["oid"].to_string(), oid, "the marker notes its OID");
-
-    let d = w.daemon(None);
-    let mut e = Expect::new("restore", since);
-    e.restore_target = Some(("fresh", None, backup));
-    invariants::check(&w, &d, &e).await;
-    assert!(
-        !w.alice.databases().iter().any(|d| d == "fresh"),
-        "{:?}",
-        w.alice.databases()
-    );
-    let failed = lines_of(&w, since, "restore", "failed");
-    assert_eq!(failed[0]["id"], r.id.as_str(), "{failed:?}");
-    let why = failed[0]["error"].as_str().unwrap();
-    assert!(
-        why.contains("was interrupted")
-            && why.contains(&format!(
-                "the database alice/fresh it had created (OID {oid}) was dropped at start-up"
-            )),
-        "{why}"
-    );
-}
-
-/// After the crash someone drops the half-restored database and creates
-/// their own under the same name: start-up leaves theirs alone (another
-/// OID) and says so.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_database_recreated_under_the_same_name_is_kept() {
-    let w = World::new();
-    w.grow("bulk", 2);
-    let d = w.daemon(Some("during-restore:abort"));
-    let r = d.backup(BackupDestination::Local).await;
-    let since = audit_len(&w);
-    let call = d.restore(&r.id, "fresh", false).await;
-    assert!(call.await.unwrap().is_err());
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-restore");
-    let made = busy_marker(&w, &r.id)["made"].clone();
-    w.alice.psql("postgres", "DROP DATABASE fresh WITH (FORCE)");
-    w.alice.create_db("fresh");
-    w.alice.psql("fresh", "CREATE TABLE theirs(x int)");
-    let oid = w.alice.psql(
-        "postgres",
-        "SELECT oid FROM pg_database WHERE datname = 'fresh'",
-    );
-    assert_ne!(made["oid"].to_string(), oid, "a new database, a new OID");
-
-    let d = w.daemon(None);
-    invariants::check(&w, &d, &Expect::new("restore", since)).await;
-    assert_eq!(
-        w.alice.psql(
-            "fresh",
-            "SELECT count(*) FROM pg_tables WHERE tablename = 'theirs'"
-        ),
-        "1",
-        "their database is untouched"
-    );
-    let failed = lines_of(&w, since, "restore", "failed");
-    let why = failed[0]["error"].as_str().unwrap();
-    assert!(
-        why.contains(&format!(
-            "the database alice/fresh was left as it is: it is not the one the restore created \
-             (OID {oid}, not {})",
-            made["oid"]
-        )),
-        "{why}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

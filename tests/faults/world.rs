@@ -40,7 +40,16 @@ impl World {
     /// alice with database `app` (the shared seed: every kind of table),
     /// and an empty scratch tenant.
     pub fn new() -> Self {
-        let alice = Tenant::start();
+        Self::with_alice(Tenant::start())
+    }
+
+    /// As [`World::new`], but alice's server wants `password` over TCP
+    /// (the daemon's requests carry it).
+    pub fn with_password(password: &str) -> Self {
+        Self::with_alice(Tenant::start_with_password(password))
+    }
+
+    fn with_alice(alice: Tenant) -> Self {
         alice.create_db("app");
         seed(&alice, "app", "alice");
         let dir = tempfile::tempdir().unwrap();
@@ -158,6 +167,7 @@ impl World {
         });
         Daemon {
             child,
+            password: self.alice.password.clone(),
             grpc,
             lines,
             fault_dir,
@@ -169,6 +179,8 @@ impl World {
 /// A running daemon process.
 pub struct Daemon {
     child: Child,
+    /// alice's database password, sent with every create and restore.
+    password: String,
     grpc: String,
     lines: Arc<Mutex<Vec<String>>>,
     fault_dir: PathBuf,
@@ -197,6 +209,7 @@ impl Daemon {
             username: "alice".into(),
             connection: Some(proto::PgConnection {
                 database: "app".into(),
+                password: self.password.clone(),
                 ..Default::default()
             }),
             destination: dest.into(),
@@ -227,6 +240,7 @@ impl Daemon {
             id: id.into(),
             connection: Some(proto::PgConnection {
                 database: database.into(),
+                password: self.password.clone(),
                 ..Default::default()
             }),
             clean,
