@@ -1,7 +1,8 @@
 //! Fault points for the crash-consistency matrix (`tests/faults`): with
-//! `CONTAINARIUM_FAULT=<phase>[:abort|:pause]` set when the daemon starts, it
-//! aborts (as a SIGKILL would) or pauses at that named phase, so a test can
-//! prove what a crash there leaves behind. Unset, every point is a no-op.
+//! `CONTAINARIUM_FAULT=<phase>[:abort|:pause|:error]` set when the daemon
+//! starts, it aborts (as a SIGKILL would) or pauses at that named phase, or
+//! (at a directory fsync) fails it with EIO, so a test can prove what a crash
+//! or a failing disk there leaves behind. Unset, every point is a no-op.
 //!
 //! A pause creates `$CONTAINARIUM_FAULT_DIR/reached` and waits until
 //! `$CONTAINARIUM_FAULT_DIR/release` exists (without the directory it waits
@@ -41,11 +42,17 @@ pub enum Phase {
     DuringDelete,
     /// `catalog-sync` read a bucket sidecar and has not indexed it yet.
     DuringSync,
+    /// A new local dump is linked into place; the directory fsync that
+    /// makes it durable (only `:error`).
+    DumpDirSync,
+    /// A new record is renamed into place; the directory fsync that makes
+    /// it durable (only `:error`).
+    RecordDirSync,
 }
 
 impl Phase {
     /// Every phase, in the order a backup lives through them.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 11] = [
         Self::DuringDump,
         Self::AfterDumpCommitBeforeSidecar,
         Self::DuringBucketComplete,
@@ -55,6 +62,8 @@ impl Phase {
         Self::DuringPrune,
         Self::DuringDelete,
         Self::DuringSync,
+        Self::DumpDirSync,
+        Self::RecordDirSync,
     ];
 
     /// The name `CONTAINARIUM_FAULT` uses.
@@ -69,7 +78,16 @@ impl Phase {
             Self::DuringPrune => "during-prune",
             Self::DuringDelete => "during-delete",
             Self::DuringSync => "during-sync",
+            Self::DumpDirSync => "dump-dir-sync",
+            Self::RecordDirSync => "record-dir-sync",
         }
+    }
+
+    /// Whether the phase is an I/O call that fails (`:error`) rather than
+    /// a place to stop: aborting or pausing there would test nothing the
+    /// neighbouring phases do not.
+    fn is_io(self) -> bool {
+        matches!(self, Self::DumpDirSync | Self::RecordDirSync)
     }
 }
 
@@ -77,6 +95,8 @@ impl Phase {
 enum Action {
     Abort,
     Pause,
+    /// The I/O call fails with EIO.
+    Error,
 }
 
 #[derive(Debug)]
@@ -114,7 +134,10 @@ pub fn init_from_env() -> Result<()> {
 }
 
 fn parse(spec: &str) -> Result<Fault> {
-    let (name, action) = spec.split_once(':').unwrap_or((spec, "abort"));
+    let (name, action) = match spec.split_once(':') {
+        Some((name, action)) => (name, Some(action)),
+        None => (spec, None),
+    };
     let phase = Phase::ALL
         .into_iter()
         .find(|p| p.name() == name)
@@ -125,12 +148,23 @@ fn parse(spec: &str) -> Result<Fault> {
                 known.join(", ")
             ))
         })?;
-    let action = match action {
-        "abort" => Action::Abort,
-        "pause" => Action::Pause,
-        other => {
+    let action = match (action, phase.is_io()) {
+        (None | Some("abort"), false) => Action::Abort,
+        (Some("pause"), false) => Action::Pause,
+        (Some("error"), true) => Action::Error,
+        (None | Some("abort" | "pause"), true) => {
             return Err(Error::invalid(format!(
-                "{ENV}: unknown action {other:?} (abort or pause)"
+                "{ENV}: {name} is an fsync that fails: write {name}:error"
+            )));
+        }
+        (Some("error"), false) => {
+            return Err(Error::invalid(format!(
+                "{ENV}: {name} is a place to stop, not an I/O call: use abort or pause"
+            )));
+        }
+        (Some(other), _) => {
+            return Err(Error::invalid(format!(
+                "{ENV}: unknown action {other:?} (abort, pause, or error at an fsync phase)"
             )));
         }
     };
@@ -157,6 +191,8 @@ pub async fn point(phase: Phase) {
     tracing::warn!(phase = phase.name(), action = ?fault.action, "fault point reached");
     match fault.action {
         Action::Abort => std::process::abort(),
+        // Only I/O phases take `error`, and they are reached through `io`.
+        Action::Error => {}
         Action::Pause => {
             let Some(dir) = &fault.dir else {
                 return std::future::pending().await;
@@ -168,6 +204,25 @@ pub async fn point(phase: Phase) {
             tracing::warn!(phase = phase.name(), "fault point released");
         }
     }
+}
+
+/// The I/O fault point `phase`: EIO when it is the armed one (once), so
+/// the caller's real error path runs; `Ok` otherwise.
+///
+/// # Errors
+/// The injected EIO.
+pub fn io(phase: Phase) -> std::io::Result<()> {
+    let Some(fault) = armed(phase).filter(|f| f.action == Action::Error) else {
+        return Ok(());
+    };
+    if fault.fired.swap(true, Ordering::SeqCst) {
+        return Ok(());
+    }
+    tracing::warn!(
+        phase = phase.name(),
+        "fault point reached: failing with EIO"
+    );
+    Err(rustix::io::Errno::IO.into())
 }
 
 /// `writer`, reaching `phase` after its first chunk is written; `writer`
@@ -222,8 +277,19 @@ mod tests {
         );
         let e = parse("during-dump:explode").unwrap_err();
         assert!(e.message.contains("unknown action \"explode\""), "{e}");
+        let f = parse("record-dir-sync:error").unwrap();
+        assert_eq!((f.phase, f.action), (Phase::RecordDirSync, Action::Error));
+        let e = parse("dump-dir-sync").unwrap_err();
+        assert!(e.message.contains("write dump-dir-sync:error"), "{e}");
+        let e = parse("during-dump:error").unwrap_err();
+        assert!(e.message.contains("not an I/O call"), "{e}");
         for p in Phase::ALL {
-            assert_eq!(parse(p.name()).unwrap().phase, p, "names round-trip");
+            let spec = if p.is_io() {
+                format!("{}:error", p.name())
+            } else {
+                p.name().to_string()
+            };
+            assert_eq!(parse(&spec).unwrap().phase, p, "names round-trip");
         }
     }
 
@@ -232,6 +298,7 @@ mod tests {
         // No test arms FAULT in this process: every point passes straight on.
         for p in Phase::ALL {
             point(p).await;
+            io(p).unwrap();
         }
     }
 }

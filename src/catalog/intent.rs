@@ -38,6 +38,37 @@ pub struct Intent {
     /// A create's dump, once its store is chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub place: Option<DumpPlace>,
+    /// What a restore or verify makes on a tenant's server, noted before
+    /// it is made: what recovery drops when the operation was interrupted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub made: Option<Made>,
+}
+
+/// A database an operation creates on a tenant's server (a restore into a
+/// new database, or a restore test's sandbox and its roles), and how the
+/// operation reached that server, so start-up recovery can drop it again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Made {
+    /// The tenant whose server it is on (a verify's scratch tenant).
+    pub tenant: String,
+    /// The database user, host and port the operation connected with. The
+    /// password is never written down: a server that demands one keeps
+    /// what recovery cannot drop, and recovery's audit line says so.
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub database: String,
+    /// The database's OID in `pg_database` once a restore created it:
+    /// recovery drops only a database that still has it, never one
+    /// someone created later under the same name. `None` while the
+    /// restore has not created it yet (this is noted first).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oid: Option<u32>,
+    /// A restore test's sandbox: the database, its role of the same name
+    /// and the scratch copies of globals roles (`<database>_g<n>`), all
+    /// named with the verify prefix and unique to that run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sandbox: bool,
 }
 
 /// What a marker stands for.
@@ -76,6 +107,17 @@ pub struct Leftover {
 #[derive(Debug)]
 pub struct Marker {
     path: PathBuf,
+}
+
+impl Marker {
+    /// Replaces the marker's intent (what the operation made so far),
+    /// durably, before the operation goes on.
+    ///
+    /// # Errors
+    /// Internal on I/O failure (then the operation must not go on).
+    pub fn note(&self, intent: &Intent) -> Result<()> {
+        write_durably(&self.path, intent, false)
+    }
 }
 
 impl Drop for Marker {
@@ -232,13 +274,30 @@ mod tests {
         };
         r.note(&intent).unwrap();
         let busy = c.begin(&r.id, MarkerKind::Busy, &intent).unwrap();
+        let restoring = Intent {
+            made: Some(Made {
+                tenant: "alice".into(),
+                database: "app2".into(),
+                oid: Some(16_390),
+                ..Made::default()
+            }),
+            ..intent.clone()
+        };
+        busy.note(&restoring).unwrap();
         std::mem::forget(r); // a crash: the marker stays
         std::fs::write(dir.path().join(".not an id.busy"), b"{}").unwrap();
         let found = c.interrupted().unwrap();
         let kinds: Vec<_> = found.iter().map(|l| l.kind).collect();
         assert_eq!(kinds.len(), 2, "{found:?}");
         assert!(kinds.contains(&MarkerKind::Create) && kinds.contains(&MarkerKind::Busy));
-        assert!(found.iter().all(|l| l.intent.as_ref() == Some(&intent)));
+        for l in &found {
+            let want = if l.kind == MarkerKind::Busy {
+                &restoring
+            } else {
+                &intent
+            };
+            assert_eq!(l.intent.as_ref(), Some(want), "{l:?}");
+        }
         drop(busy);
         for l in c.interrupted().unwrap() {
             c.settle(l);

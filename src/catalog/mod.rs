@@ -15,7 +15,7 @@ mod record;
 mod watch;
 
 pub use id::{make_id, validate_id, validate_name};
-pub use intent::{DumpPlace, Intent, Leftover, Marker, MarkerKind};
+pub use intent::{DumpPlace, Intent, Leftover, Made, Marker, MarkerKind};
 pub use page::{MAX_PAGE_SIZE, PageRequest};
 pub use record::{
     Check, Destination, Encoding, Engine, Kind, Record, Verification, VerifyResult, rfc3339,
@@ -27,7 +27,7 @@ use std::sync::{Arc, RwLock};
 use chrono::{DateTime, Utc};
 
 use crate::error::Context;
-use crate::store::local::{create_private, ensure_private_dir, sync_dir, temp_path};
+use crate::store::local::{create_private, ensure_private_dir, sync_dir, sync_dir_at, temp_path};
 use crate::{Error, Result};
 use index::Index;
 
@@ -363,7 +363,7 @@ impl Shared {
             let _ = std::fs::remove_file(&temp);
             return Err(Error::from(e).context(format!("writing {}", path.display())));
         }
-        if let Err(e) = sync_dir(&self.dir) {
+        if let Err(e) = sync_dir_at(&self.dir, crate::fault::Phase::RecordDirSync) {
             // The rename is visible but not provably durable. A new record
             // is taken back, so an error means no record (and its caller
             // removes the dump); a replaced one is a whole record either

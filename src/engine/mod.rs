@@ -253,13 +253,47 @@ pub async fn database_exists(target: &Target, conn: &PgConn, database: &str) -> 
     Ok(query(target, conn, "postgres", &sql).await? == "1")
 }
 
-/// `CREATE DATABASE`.
+/// `CREATE DATABASE`; its OID, read in the same session, so whoever
+/// created it can later tell it from one created under the same name.
 ///
 /// # Errors
-/// As [`query`].
-pub async fn create_database(target: &Target, conn: &PgConn, database: &str) -> Result<()> {
-    let sql = format!("CREATE DATABASE {}", sql::ident(database));
-    query(target, conn, "postgres", &sql).await.map(drop)
+/// As [`query`], or Internal when the OID cannot be read.
+pub async fn create_database(target: &Target, conn: &PgConn, database: &str) -> Result<u32> {
+    let sql = format!(
+        "CREATE DATABASE {};\n{}",
+        sql::ident(database),
+        oid_query(database)
+    );
+    let out = query(target, conn, "postgres", &sql).await?;
+    parse_oid(&out)?.ok_or_else(|| {
+        Error::internal(format!(
+            "database {database} was created but has no OID in pg_database"
+        ))
+    })
+}
+
+/// The OID of `database`, or `None` when there is no such database.
+///
+/// # Errors
+/// As [`query`], or Internal when the answer is not an OID.
+pub async fn database_oid(target: &Target, conn: &PgConn, database: &str) -> Result<Option<u32>> {
+    parse_oid(&query(target, conn, "postgres", &oid_query(database)).await?)
+}
+
+fn oid_query(database: &str) -> String {
+    format!(
+        "SELECT oid FROM pg_database WHERE datname = {}",
+        sql::literal(database)
+    )
+}
+
+fn parse_oid(out: &str) -> Result<Option<u32>> {
+    if out.is_empty() {
+        return Ok(None);
+    }
+    out.parse()
+        .map(Some)
+        .map_err(|_| Error::internal(format!("pg_database: unexpected OID {out:?}")))
 }
 
 /// `DROP DATABASE IF EXISTS … WITH (FORCE)`.

@@ -5,6 +5,8 @@
 //! connection of its own, not `SET ROLE`, which a `RESET ROLE` in the archive
 //! would undo). The operator's connection only creates and drops.
 
+use std::fmt::Write as _;
+
 use super::{Password, PgConn, query, sql};
 use crate::runtime::Target;
 use crate::{Error, Result};
@@ -61,6 +63,52 @@ impl Sandbox {
         } else {
             Err(Error::precondition(format!(
                 "the restore-test role is not confined (privileged or a member of a role: {privileged:?})"
+            )))
+        }
+    }
+
+    /// Drops what a restore test named `name` made and a crash left behind:
+    /// its database, its role and the scratch copies of globals roles
+    /// (`<name>_g<n>`), then confirms none remains. Returns what was there
+    /// (`database <name>`, `role <name>` …); empty when nothing was.
+    ///
+    /// # Errors
+    /// FailedPrecondition with psql's words, or when something remains.
+    pub async fn drop_leftovers(
+        target: &Target,
+        admin: &PgConn,
+        name: &str,
+    ) -> Result<Vec<String>> {
+        let (lit, globals) = (sql::literal(name), sql::literal(&format!("{name}_g")));
+        // starts_with, not LIKE: `_` is a LIKE wildcard.
+        let find = format!(
+            "SELECT 'database ' || datname FROM pg_database WHERE datname = {lit} \
+             UNION ALL SELECT 'role ' || rolname FROM pg_roles \
+               WHERE rolname = {lit} OR starts_with(rolname, {globals}) ORDER BY 1"
+        );
+        let found: Vec<String> = query(target, admin, "postgres", &find)
+            .await?
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if found.is_empty() {
+            return Ok(found);
+        }
+        let mut drop = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE);\n",
+            sql::ident(name)
+        );
+        for role in found.iter().filter_map(|f| f.strip_prefix("role ")) {
+            let _ = writeln!(drop, "DROP ROLE IF EXISTS {};", sql::ident(role));
+        }
+        query(target, admin, "postgres", &drop).await?;
+        let remaining = query(target, admin, "postgres", &find).await?;
+        if remaining.is_empty() {
+            Ok(found)
+        } else {
+            Err(Error::precondition(format!(
+                "still there after DROP: {}",
+                remaining.lines().collect::<Vec<_>>().join(", ")
             )))
         }
     }

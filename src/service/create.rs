@@ -429,6 +429,7 @@ impl BackupService {
             fault::point(Phase::AfterSidecarBeforeRecord).await;
         }
         if let Err(e) = self.inner.catalog.put(&record).await {
+            let e = e.context(format!("recording backup {id}"));
             if self.inner.catalog.has_sidecar(&id) {
                 // Written but not provably durable (the directory fsync
                 // failed): the record stands, so its dump must stay too.

@@ -139,7 +139,7 @@ impl BackupService {
                 op: line.op.clone(),
                 tenant: record.username.clone(),
                 database: record.database.clone(),
-                place: None,
+                ..Intent::default()
             },
         )?;
         let note = match store.delete(&dump).await {

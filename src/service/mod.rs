@@ -9,6 +9,7 @@ mod facts;
 mod gate;
 mod globals;
 mod limits;
+mod made;
 mod manage;
 mod operations;
 mod prune;

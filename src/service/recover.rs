@@ -2,8 +2,9 @@
 //! is finished or undone, and every decision is logged. A create that never
 //! recorded its backup loses its dump (the caller never heard of it), unless
 //! the bucket sidecar beside it already completed it (adopted); a removal
-//! that began is finished; a record whose local dump is gone is shown as a
-//! problem, never as a backup.
+//! that began is finished; what an interrupted restore or verify made on a
+//! tenant's server is dropped (`made`); a record whose local dump is gone is
+//! shown as a problem, never as a backup.
 
 use std::time::Duration;
 
@@ -30,6 +31,9 @@ pub struct Recovery {
     pub removed: Vec<String>,
     /// Records shown as problems because their dump is missing.
     pub missing: Vec<String>,
+    /// What interrupted restores and verifies made on tenants' servers
+    /// (a new database, a restore test's scratch), dropped: `tenant/name`.
+    pub dropped: Vec<String>,
     /// Spool copies of interrupted restores, removed.
     pub spool: Vec<std::path::PathBuf>,
     /// What could not be decided (a bucket down): logged, left as it is.
@@ -98,10 +102,16 @@ impl BackupService {
                 Err(e) if e.code == Code::NotFound => return,
                 Err(e) => Err(e),
             },
-            MarkerKind::Busy => Err(Error::unavailable(format!(
-                "the {} of {id} was interrupted: the daemon stopped before it finished",
-                intent.action
-            ))),
+            MarkerKind::Busy => {
+                let mut why = format!(
+                    "the {} of {id} was interrupted: the daemon stopped before it finished",
+                    intent.action
+                );
+                if let Some(made) = &intent.made {
+                    why = format!("{why}; {}", self.undo_made(id, made, out).await);
+                }
+                Err(Error::unavailable(why))
+            }
         };
         match &result {
             Ok(m) => {

@@ -1,6 +1,7 @@
 //! Restore: integrity check and decoding first, then pg_restore inside the tenant's
 //! container, single-transaction by default so a failure changes nothing.
-//! A database the restore had to create is dropped again if the restore fails.
+//! A database the restore had to create is dropped again if the restore fails
+//! (and at start-up, if the daemon stopped meanwhile: see `made`).
 //! Unlike verify, a restore runs as the caller's own database user with no
 //! sandbox: the archive came from this tenant's server and goes back to it,
 //! so it can do nothing there that the tenant could not already do.
@@ -10,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::operations::Progress;
 use super::{BackupService, Facts, RestoreRequest};
 use crate::auth::{Credentials, Principal, Scope};
-use crate::catalog::{Intent, Kind, MarkerKind};
+use crate::catalog::{Intent, Kind, Made, MarkerKind};
 use crate::engine::{self, PgConn, RestoreOptions};
 use crate::fault::Phase;
 use crate::runtime::Target;
@@ -51,18 +52,18 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // It may have been deleted while we waited for the lock.
         let record = self.visible(who, &req.id)?;
-        let _busy = self.inner.catalog.begin(
-            &record.id,
-            MarkerKind::Busy,
-            &Intent {
-                action: "restore".into(),
-                subject: who.subject.clone(),
-                tenant: record.username.clone(),
-                database: database.clone(),
-                op: facts.snapshot().op,
-                place: None,
-            },
-        )?;
+        let intent = Intent {
+            action: "restore".into(),
+            subject: who.subject.clone(),
+            tenant: record.username.clone(),
+            database: database.clone(),
+            op: facts.snapshot().op,
+            ..Intent::default()
+        };
+        let busy = self
+            .inner
+            .catalog
+            .begin(&record.id, MarkerKind::Busy, &intent)?;
         let progress = self.inner.operations.start(
             "restore",
             &record.username,
@@ -103,7 +104,17 @@ impl BackupService {
         }
         let existed = engine::database_exists(&target, &conn, &database).await?;
         if !existed {
-            engine::create_database(&target, &conn, &database).await?;
+            // Noted in the marker: a crash from here on leaves no database
+            // half-restored (start-up recovery drops it by its OID).
+            let made = Made {
+                tenant: record.username.clone(),
+                user: conn.user.clone(),
+                host: conn.host.clone(),
+                port: conn.port,
+                database: database.clone(),
+                ..Made::default()
+            };
+            super::made::create_noted(&busy, &intent, made, &target, &conn).await?;
         }
         let restored = super::limits::within(
             self.inner.limits.deadlines.restore,

@@ -100,6 +100,9 @@ impl BackupService {
         let _lock = self.inner.locks.lock(&record.id).await;
         // Re-read under the lock: a delete that won the race stays deleted.
         let record = self.visible(who, &req.id)?;
+        let scratch = scratch_name();
+        // The scratch is named in the marker before it exists: a crash
+        // mid-test leaves nothing in the scratch tenant after start-up.
         let _busy = self.inner.catalog.begin(
             &record.id,
             crate::catalog::MarkerKind::Busy,
@@ -109,7 +112,16 @@ impl BackupService {
                 tenant: record.username.clone(),
                 database: record.database.clone(),
                 op: facts.snapshot().op,
-                place: None,
+                made: Some(crate::catalog::Made {
+                    tenant: req.target_tenant.clone(),
+                    user: conn.user.clone(),
+                    host: conn.host.clone(),
+                    port: conn.port,
+                    database: scratch.clone(),
+                    oid: None,
+                    sandbox: true,
+                }),
+                ..crate::catalog::Intent::default()
             },
         )?;
         let progress = self.inner.operations.start(
@@ -121,7 +133,6 @@ impl BackupService {
         );
         let started = Instant::now();
         let verified_at = Utc::now();
-        let scratch = scratch_name();
         let mut checks = Vec::new();
         self.restore_test(&record, &target, &conn, &scratch, &progress, &mut checks)
             .await;
@@ -440,14 +451,30 @@ pub(super) fn check(name: &str, passed: bool, detail: impl Into<String>) -> Chec
     }
 }
 
+/// What every restore test's scratch database and roles are named with.
+const SCRATCH_PREFIX: &str = "containarium_verify_";
+
 /// `containarium_verify_<UTC yyyymmddhhmmss>_<8 hex>`: 43 bytes, unique per
 /// run, so a leftover of a crashed run can never collide with a new one.
 fn scratch_name() -> String {
     format!(
-        "containarium_verify_{}_{:08x}",
+        "{SCRATCH_PREFIX}{}_{:08x}",
         Utc::now().format("%Y%m%d%H%M%S"),
         rand::random::<u32>()
     )
+}
+
+/// Whether `name` is one [`scratch_name`] makes: the only names start-up
+/// recovery drops in a scratch tenant (a marker naming anything else is
+/// refused, not obeyed).
+pub(super) fn is_scratch_name(name: &str) -> bool {
+    name.strip_prefix(SCRATCH_PREFIX).is_some_and(|rest| {
+        let (stamp, tag) = rest.split_once('_').unwrap_or(("", ""));
+        stamp.len() == 14
+            && stamp.bytes().all(|b| b.is_ascii_digit())
+            && tag.len() == 8
+            && tag.bytes().all(|b| b.is_ascii_hexdigit())
+    })
 }
 
 #[cfg(test)]
@@ -510,5 +537,15 @@ mod tests {
             "{a}"
         );
         assert_ne!(a, b);
+        assert!(super::is_scratch_name(&a), "{a}");
+        for not in [
+            "app",
+            "containarium_verify_",
+            "containarium_verify_20260101000000_0000000g",
+            "containarium_verify_20260101000000_00000000_g0",
+            "xcontainarium_verify_20260101000000_00000000",
+        ] {
+            assert!(!super::is_scratch_name(not), "{not}");
+        }
     }
 }

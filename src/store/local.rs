@@ -68,7 +68,16 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .ctx(format!("syncing {}", dir.display()))
+        .ctx(format!("fsync of the directory {}", dir.display()))
+}
+
+/// [`sync_dir`] after a new entry was published in `dir`, where a failure
+/// makes the caller take the entry back; `phase` is the test fault point
+/// that can fail it (see [`crate::fault::io`]).
+pub(crate) fn sync_dir_at(dir: &Path, phase: crate::fault::Phase) -> Result<()> {
+    crate::fault::io(phase)
+        .ctx(format!("fsync of the directory {}", dir.display()))
+        .and_then(|()| sync_dir(dir))
 }
 
 /// A hidden, unique temporary name beside `final_path`.
@@ -181,7 +190,7 @@ impl LocalWriter {
         file.flush().await?;
         file.sync_all()
             .await
-            .ctx(format!("syncing {}", self.temp.display()))?;
+            .ctx(format!("fsync of {}", self.temp.display()))?;
         drop(file);
         // A hard link publishes the file atomically and refuses to replace one.
         match std::fs::hard_link(&self.temp, &self.target) {
@@ -199,7 +208,7 @@ impl LocalWriter {
         // A temp name left behind is swept at start-up; the object is whole.
         let _ = std::fs::remove_file(&self.temp);
         let dir = self.target.parent().unwrap_or(Path::new("."));
-        if let Err(e) = sync_dir(dir) {
+        if let Err(e) = sync_dir_at(dir, crate::fault::Phase::DumpDirSync) {
             // Not provably durable: take it back, so an error always means
             // no object (the caller keeps no record of it either).
             let _ = std::fs::remove_file(&self.target);

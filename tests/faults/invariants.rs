@@ -1,8 +1,10 @@
 //! The one check every fault case ends with, on the restarted daemon:
 //! every listed record restores and matches its SHA-256; no dump without a
 //! record survives start-up; no record without its dump is listed as good;
-//! no database is left half-restored; no temp file, reservation or marker
-//! survives; the audit log names the attempt and its outcome.
+//! no database is left half-restored (nor one an interrupted restore
+//! created), no restore-test scratch is left in the scratch tenant; no temp
+//! file, reservation or marker survives; the audit log names the attempt
+//! and its outcome.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +31,9 @@ pub struct Expect<'a> {
     pub restore_target: Option<RestoreTarget<'a>>,
     /// The bucket the backups went to: emulator, bucket, key prefix.
     pub bucket: Option<(&'a Moto, &'a str, &'a str)>,
+    /// Databases an interrupted restore made that start-up could not reach
+    /// and kept on purpose (the case proves the audit line names them).
+    pub kept: Vec<&'a str>,
 }
 
 impl Expect<'_> {
@@ -38,6 +43,7 @@ impl Expect<'_> {
             audit_since,
             restore_target: None,
             bucket: None,
+            kept: Vec::new(),
         }
     }
 }
@@ -176,6 +182,44 @@ pub async fn check(w: &World, d: &Daemon, e: &Expect<'_>) -> Listed {
             r.id
         );
     }
+
+    // Nothing a restore or verify made survives its interruption: no
+    // database a restore marker noted creating, no restore-test scratch.
+    for m in w.markers_seen() {
+        let made = &m["made"];
+        if made.is_null()
+            || (made["oid"].is_null() && made["sandbox"] != true)
+            || e.kept.iter().any(|k| made["database"] == *k)
+        {
+            continue;
+        }
+        let (tenant, db) = (
+            made["tenant"].as_str().unwrap(),
+            made["database"].as_str().unwrap(),
+        );
+        // By OID: a database created later under the same name is not it.
+        let now = w.tenant(tenant).psql(
+            "postgres",
+            &format!("SELECT oid FROM pg_database WHERE datname = '{db}'"),
+        );
+        assert!(
+            now.is_empty() || (made["sandbox"] != true && made["oid"].as_u64() != now.parse().ok()),
+            "{tenant}/{db}, made by an interrupted {} (marker {made}), is gone after start-up \
+             (OID now {now:?})",
+            m["action"]
+        );
+    }
+    let scratch = w.scratch.psql(
+        "postgres",
+        "SELECT 'database ' || datname FROM pg_database \
+           WHERE starts_with(datname, 'containarium_verify_') \
+         UNION ALL SELECT 'role ' || rolname FROM pg_roles \
+           WHERE starts_with(rolname, 'containarium_verify_')",
+    );
+    assert!(
+        scratch.is_empty(),
+        "no restore-test database or role is left in the scratch tenant: {scratch}"
+    );
 
     // No database half-restored: untouched, or exactly the backup.
     if let Some((db, before, backup)) = &e.restore_target {

@@ -9,7 +9,7 @@ use crate::support::daemon::authed;
 use crate::world::{World, assert_aborted_at};
 
 /// The audit lines from `since` on that are `action` with `outcome`.
-fn lines_of(w: &World, since: usize, action: &str, outcome: &str) -> Vec<serde_json::Value> {
+pub fn lines_of(w: &World, since: usize, action: &str, outcome: &str) -> Vec<serde_json::Value> {
     audit(w)[since..]
         .iter()
         .filter(|l| l["action"] == action && l["outcome"] == outcome)
@@ -114,6 +114,13 @@ async fn sigkill_during_restore() {
     assert_eq!(failed[0]["id"], r.id.as_str(), "{failed:?}");
 }
 
+/// The restore or verify marker of `id` a crashed daemon left, parsed.
+pub fn busy_marker(w: &World, id: &str) -> serde_json::Value {
+    let path = w.backup_dir.join(format!(".{id}.busy"));
+    let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&text).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_verify() {
     let w = World::new();
@@ -124,13 +131,32 @@ async fn sigkill_during_verify() {
     assert!(d.verify(&r.id).await.is_err());
     let (status, log) = d.ended();
     assert_aborted_at(status, &log, "during-verify");
+    let made = &busy_marker(&w, &r.id)["made"];
+    let scratch = made["database"].as_str().unwrap().to_string();
+    assert!(
+        scratch.starts_with("containarium_verify_") && made["tenant"] == "scratch",
+        "the marker names the scratch: {made}"
+    );
+    let left = w.scratch.psql(
+        "postgres",
+        &format!(
+            "SELECT (SELECT count(*) FROM pg_database WHERE datname = '{scratch}') \
+                  + (SELECT count(*) FROM pg_roles WHERE rolname = '{scratch}')"
+        ),
+    );
+    assert_eq!(left, "2", "the crash left the scratch database and role");
 
     let d = w.daemon(None);
     let listed = invariants::check(&w, &d, &Expect::new("verify", since)).await;
     assert_eq!(listed.records.len(), 1);
     let failed = lines_of(&w, since, "verify", "failed");
+    let why = failed[0]["error"].as_str().unwrap();
     assert!(
-        failed[0]["error"].as_str().unwrap().contains("verify of"),
+        why.contains("verify of")
+            && why.contains(&format!(
+                "its scratch database {scratch}, role {scratch} in tenant scratch dropped at \
+                 start-up"
+            )),
         "{failed:?}"
     );
 }

@@ -31,13 +31,25 @@ pub struct World {
     pub env: Vec<(String, String)>,
     /// Where the backups go (overridable: a small filesystem).
     pub backup_dir: PathBuf,
+    /// The restore and verify markers (`.<id>.busy`, parsed) that daemons
+    /// found when they started: what start-up recovery had to deal with.
+    markers: Mutex<Vec<serde_json::Value>>,
 }
 
 impl World {
     /// alice with database `app` (the shared seed: every kind of table),
     /// and an empty scratch tenant.
     pub fn new() -> Self {
-        let alice = Tenant::start();
+        Self::with_alice(Tenant::start())
+    }
+
+    /// As [`World::new`], but alice's server wants `password` over TCP
+    /// (the daemon's requests carry it).
+    pub fn with_password(password: &str) -> Self {
+        Self::with_alice(Tenant::start_with_password(password))
+    }
+
+    fn with_alice(alice: Tenant) -> Self {
         alice.create_db("app");
         seed(&alice, "app", "alice");
         let dir = tempfile::tempdir().unwrap();
@@ -48,6 +60,21 @@ impl World {
             scratch: Tenant::start(),
             extra: String::new(),
             env: Vec::new(),
+            markers: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Every restore or verify marker a daemon started over, in order.
+    pub fn markers_seen(&self) -> Vec<serde_json::Value> {
+        self.markers.lock().unwrap().clone()
+    }
+
+    /// The tenant the config names `name`.
+    pub fn tenant(&self, name: &str) -> &Tenant {
+        match name {
+            "alice" => &self.alice,
+            "scratch" => &self.scratch,
+            other => panic!("no tenant {other} in this world"),
         }
     }
 
@@ -92,6 +119,14 @@ impl World {
     /// A daemon over another backup directory (a second host sharing the
     /// bucket), with `fault` armed if given.
     pub fn daemon_at(&self, backup_dir: &Path, fault: Option<&str>) -> Daemon {
+        for f in files(backup_dir) {
+            if f.starts_with('.') && f.ends_with(".busy") {
+                let text = std::fs::read(backup_dir.join(&f)).unwrap();
+                let marker = serde_json::from_slice(&text)
+                    .unwrap_or_else(|e| panic!("marker {f} is JSON: {e}"));
+                self.markers.lock().unwrap().push(marker);
+            }
+        }
         let fault_dir = backup_dir.with_extension("fault");
         let _ = std::fs::remove_dir_all(&fault_dir);
         std::fs::create_dir_all(&fault_dir).unwrap();
@@ -132,6 +167,7 @@ impl World {
         });
         Daemon {
             child,
+            password: self.alice.password.clone(),
             grpc,
             lines,
             fault_dir,
@@ -143,6 +179,8 @@ impl World {
 /// A running daemon process.
 pub struct Daemon {
     child: Child,
+    /// alice's database password, sent with every create and restore.
+    password: String,
     grpc: String,
     lines: Arc<Mutex<Vec<String>>>,
     fault_dir: PathBuf,
@@ -171,6 +209,7 @@ impl Daemon {
             username: "alice".into(),
             connection: Some(proto::PgConnection {
                 database: "app".into(),
+                password: self.password.clone(),
                 ..Default::default()
             }),
             destination: dest.into(),
@@ -201,6 +240,7 @@ impl Daemon {
             id: id.into(),
             connection: Some(proto::PgConnection {
                 database: database.into(),
+                password: self.password.clone(),
                 ..Default::default()
             }),
             clean,
