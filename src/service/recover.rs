@@ -12,7 +12,7 @@ use crate::audit::{Event, Pending};
 use crate::catalog::{self, Destination, DumpPlace, Intent, META, MarkerKind, Record};
 use crate::error::Context;
 use crate::fault::Phase;
-use crate::store::Store;
+use crate::store::{STALE_UPLOAD, Store};
 use crate::{Code, Error, Result};
 
 /// How long one bucket call of the recovery may take before it is given up
@@ -32,6 +32,9 @@ pub struct Recovery {
     pub missing: Vec<String>,
     /// Spool copies of interrupted restores, removed.
     pub spool: Vec<std::path::PathBuf>,
+    /// Unfinished multipart uploads under the default bucket prefixes,
+    /// older than [`STALE_UPLOAD`], aborted: their keys.
+    pub aborted_uploads: Vec<String>,
     /// What could not be decided (a bucket down): logged, left as it is.
     pub unresolved: Vec<String>,
 }
@@ -77,7 +80,36 @@ impl BackupService {
                 out.missing.push(record.id);
             }
         }
+        self.abort_stale_uploads(&mut out).await;
         Ok(out)
+    }
+
+    /// Aborts the multipart uploads a crashed or cut-off daemon left under
+    /// each default bucket prefix once they are [`STALE_UPLOAD`] old. Best
+    /// effort and bounded: a bucket that is down is logged, never waited on.
+    async fn abort_stale_uploads(&self, out: &mut Recovery) {
+        let stores = match self.inner.stores.defaults() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "recovery: the default buckets cannot be opened to look for stale uploads");
+                return;
+            }
+        };
+        for (_, store) in stores {
+            match bounded(store.abort_stale_uploads(STALE_UPLOAD)).await {
+                Ok(keys) => {
+                    if !keys.is_empty() {
+                        tracing::warn!(scope = %store.location(""), aborted = ?keys, "recovery: aborted stale multipart uploads");
+                    }
+                    out.aborted_uploads.extend(keys);
+                }
+                Err(e) => {
+                    tracing::warn!(scope = %store.location(""), error = %e, "recovery: could not look for stale multipart uploads");
+                    out.unresolved
+                        .push(format!("stale uploads under {}: {}", store.location(""), e.message));
+                }
+            }
+        }
     }
 
     /// Finishes or undoes one interrupted operation and audits what became
