@@ -19,7 +19,7 @@ pub async fn run(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     list_by_prefix_and_scope(a.as_ref(), b.as_ref()).await;
     abort_leaves_nothing(a.as_ref()).await;
     never_overwrites(a.as_ref()).await;
-    racing_writers_one_wins(a.clone()).await;
+    racing_writers_first_commit_wins(a.as_ref()).await;
     delete_then_not_found(a.as_ref()).await;
 }
 
@@ -142,43 +142,32 @@ async fn never_overwrites(s: &dyn Store) {
 }
 
 /// Two writers of one key, each past several parts (a multipart upload on
-/// S3, a resumable one on GCS), committing at the same moment: exactly one
-/// wins, the other is refused with the reason, and the object is the
-/// winner's bytes — the create-if-absent is on the write itself, not a look
-/// before it.
-async fn racing_writers_one_wins(s: Arc<dyn Store>) {
+/// S3, a resumable one on GCS), both uploading while the key is absent; the
+/// first to commit wins, the other is refused with the reason and the
+/// object stays the winner's bytes. (The commits are one after the other:
+/// moto and fake-gcs-server check a precondition and then write, so two
+/// completions arriving in the same instant both succeed there; S3 and GCS
+/// themselves decide atomically. That the condition rides on the completing
+/// request itself is proven on the wire, in `s3_completion_is_conditional`.)
+async fn racing_writers_first_commit_wins(s: &dyn Store) {
     const SIZE: usize = 17 * 1024 * 1024 + 7;
     let mut one = s.writer("raced.dump").await.unwrap();
     let mut two = s.writer("raced.dump").await.unwrap();
     let sha_one = write_stream_from(one.as_mut(), SIZE, 0).await;
     let sha_two = write_stream_from(two.as_mut(), SIZE, 1_000_000).await;
     assert_ne!(sha_one, sha_two, "the writers write different bytes");
-    let start = Arc::new(tokio::sync::Barrier::new(2));
-    let commit = |w: Box<dyn ObjectWriter>| {
-        let start = start.clone();
-        tokio::spawn(async move {
-            start.wait().await;
-            w.commit().await
-        })
-    };
-    let (a, b) = (commit(one), commit(two));
-    let (a, b) = (a.await.unwrap(), b.await.unwrap());
-    let (winner, loser) = match (&a, &b) {
-        (Ok(()), Err(e)) => (&sha_one, e),
-        (Err(e), Ok(())) => (&sha_two, e),
-        _ => panic!("exactly one of two racing writers wins: {a:?} {b:?}"),
-    };
-    assert_eq!(loser.code, Code::FailedPrecondition, "{}", loser.message);
+    one.commit().await.unwrap();
+    let lost = two.commit().await.unwrap_err();
+    assert_eq!(lost.code, Code::FailedPrecondition, "{}", lost.message);
     assert!(
-        loser
-            .message
+        lost.message
             .contains("already exists; objects are written once and never replaced"),
         "the loser hears why: {}",
-        loser.message
+        lost.message
     );
     assert_eq!(
-        read_hash(s.as_ref(), "raced.dump").await,
-        (SIZE, winner.clone()),
+        read_hash(s, "raced.dump").await,
+        (SIZE, sha_one),
         "the object is the winner's, byte for byte"
     );
     assert_eq!(s.list("raced").await.unwrap(), ["raced.dump"]);

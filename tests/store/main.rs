@@ -58,3 +58,52 @@ async fn s3_store_conforms() {
         "nothing outside the prefixes: {left:?}"
     );
 }
+
+/// The create-if-absent of a large S3 object is on the completing request
+/// itself (`If-None-Match: *`, which S3 evaluates atomically), not a look
+/// before it: seen on the wire through the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_completion_is_conditional() {
+    let s3 = Moto::start();
+    s3.create_bucket("wire");
+    let relay = support::emulators::Relay::start(s3.addr).await;
+    let client = containarium::store::S3Client::new(&containarium::config::S3Config {
+        endpoint: Some(relay.endpoint()),
+        ..s3.config("unused-default")
+    });
+    let store = containarium::store::Buckets::open(
+        &client,
+        &containarium::store::BucketUri::parse(
+            containarium::catalog::Destination::S3,
+            "s3://wire/p",
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut w = store.writer("big.dump").await.unwrap();
+    for _ in 0..20 {
+        w.write(bytes::Bytes::from(vec![7u8; 1024 * 1024]))
+            .await
+            .unwrap();
+    }
+    w.commit().await.unwrap();
+
+    let heads: Vec<String> = relay.heads().iter().map(|h| h.to_lowercase()).collect();
+    let complete: Vec<_> = heads
+        .iter()
+        .filter(|h| h.starts_with("post ") && h.contains("uploadid="))
+        .collect();
+    assert_eq!(complete.len(), 1, "one completion: {heads:#?}");
+    assert!(
+        complete[0].contains("\r\nif-none-match: *"),
+        "the completion is conditional: {}",
+        complete[0]
+    );
+    assert!(
+        !heads.iter().any(|h| h.starts_with("head ")),
+        "no look before the write: {heads:#?}"
+    );
+    let parts = heads.iter().filter(|h| h.starts_with("put ")).count();
+    assert_eq!(parts, 3, "20 MiB went up as three parts: {heads:#?}");
+    assert_eq!(s3.objects("wire"), ["p/big.dump"]);
+}

@@ -359,6 +359,14 @@ struct RelayState {
     status: std::sync::atomic::AtomicU16,
     conns: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     tripped: tokio::sync::Notify,
+    /// Past this many request bytes, every further read is held back
+    /// `slow_per_mib` per MiB forwarded: a slow link, not a dead one.
+    slow_after: std::sync::atomic::AtomicU64,
+    slow_per_mib: std::sync::Mutex<Duration>,
+    /// Request bytes held back by the slow link so far.
+    slowed: std::sync::atomic::AtomicU64,
+    /// The head (request line and headers) of every request forwarded.
+    heads: std::sync::Mutex<Vec<String>>,
 }
 
 impl Relay {
@@ -369,6 +377,7 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let state = std::sync::Arc::new(RelayState {
             cut_after: u64::MAX.into(),
+            slow_after: u64::MAX.into(),
             ..RelayState::default()
         });
         let st = state.clone();
@@ -407,6 +416,8 @@ impl Relay {
                                 st2.trip();
                                 break;
                             }
+                            st2.note_heads(&buf[..n]);
+                            st2.hold_back(total, n).await;
                             if wo.write_all(&buf[..n]).await.is_err() {
                                 break;
                             }
@@ -452,6 +463,25 @@ impl Relay {
             .store(status, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Once more than `bytes` request bytes have gone through, forwards
+    /// the rest at `per_mib` per MiB.
+    pub fn slow_after(&self, bytes: u64, per_mib: Duration) {
+        *self.state.slow_per_mib.lock().unwrap() = per_mib;
+        self.state
+            .slow_after
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Request bytes the slow link held back so far.
+    pub fn slowed(&self) -> u64 {
+        self.state.slowed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The heads (request line and headers) of the requests forwarded so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.state.heads.lock().unwrap().clone()
+    }
+
     /// Lets connections through again.
     pub fn restore(&self) {
         self.state
@@ -486,6 +516,43 @@ async fn answer(mut conn: tokio::net::TcpStream, status: u16) {
 }
 
 impl RelayState {
+    /// Keeps the head of every request that starts in `chunk` (a client
+    /// writes a head in one go; a body never holds " HTTP/1.1\r\n").
+    fn note_heads(&self, chunk: &[u8]) {
+        let marker = b" HTTP/1.1\r\n";
+        let mut from = 0;
+        while let Some(at) = chunk[from..]
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .map(|p| p + from)
+        {
+            let start = chunk[..at]
+                .windows(2)
+                .rposition(|w| w == b"\r\n")
+                .map_or(0, |p| p + 2);
+            let end = chunk[at..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(chunk.len(), |p| p + at);
+            self.heads
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&chunk[start..end]).into_owned());
+            from = at + marker.len();
+        }
+    }
+
+    /// Sleeps for `n` bytes once `total` is past the slow mark.
+    async fn hold_back(&self, total: u64, n: usize) {
+        if total <= self.slow_after.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let per_mib = *self.slow_per_mib.lock().unwrap();
+        self.slowed
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(per_mib.mul_f64(n as f64 / (1024.0 * 1024.0))).await;
+    }
+
     fn trip(&self) {
         self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
         for h in self.conns.lock().unwrap().drain(..) {
