@@ -302,6 +302,13 @@ impl Moto {
         xml_values(&b, "Key")
     }
 
+    /// Starts a multipart upload of `key` and leaves it unfinished (what a
+    /// daemon killed mid-upload leaves).
+    pub fn start_upload(&self, bucket: &str, key: &str) {
+        let (s, b) = http(self.addr, "POST", &format!("/{bucket}/{key}?uploads"), b"").unwrap();
+        assert_eq!(s, 200, "starting an upload of {key}: {b}");
+    }
+
     pub fn config(&self, default_bucket: &str) -> S3Config {
         S3Config {
             endpoint: Some(self.endpoint()),
