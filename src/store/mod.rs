@@ -83,16 +83,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Bucket stores list recursively (`sub/x.dump` under a prefix).
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
 
-    /// Aborts the unfinished uploads under this store's scope started more
-    /// than `older_than` ago (see [`STALE_UPLOAD`]); returns their keys.
+    /// Aborts the unfinished uploads of keys starting with `prefix` (`""`:
+    /// the whole scope) started more than `older_than` ago (see
+    /// [`STALE_UPLOAD`]); returns their keys.
     /// Only S3 has any: a local write is a temp file the start-up sweep
     /// removes, and GCS resumable sessions cannot be listed (GCS drops them
     /// a week after they start, and they hold nothing visible meanwhile).
     ///
     /// # Errors
     /// Unavailable when the bucket cannot be asked.
-    async fn abort_stale_uploads(&self, older_than: Duration) -> Result<Vec<String>> {
-        let _ = older_than;
+    async fn abort_uploads(&self, prefix: &str, older_than: Duration) -> Result<Vec<String>> {
+        let _ = (prefix, older_than);
         Ok(Vec::new())
     }
 

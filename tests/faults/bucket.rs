@@ -9,7 +9,7 @@ use containarium::proto::BackupDestination;
 
 use crate::invariants::{self, Expect, audit, audit_len};
 use crate::support::emulators::{Moto, Relay};
-use crate::world::{World, assert_aborted_at};
+use crate::world::{World, assert_aborted_at, files};
 
 const BUCKET: &str = "faults";
 const PREFIX: &str = "p";
@@ -180,6 +180,80 @@ async fn sigkill_during_bucket_complete() {
             .unwrap()
             .contains("was interrupted"),
         "{failed:?}"
+    );
+}
+
+/// Killed with every part sent, and the bucket unreachable at the next
+/// start: recovery cannot tell whether the create got its sidecar, so it
+/// decides nothing, keeps the create marker and says so; the start after,
+/// with the bucket back, undoes the create (its upload aborted, whatever
+/// its age) and audits it as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
+    let moto = Moto::start();
+    let relay = Relay::start(moto.addr).await;
+    let w = s3_world(&moto, &relay.endpoint(), 12);
+    let d = w.daemon(Some("during-bucket-complete:abort"));
+    assert!(
+        d.create(BackupDestination::S3)
+            .await
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let (status, log) = d.ended();
+    assert_aborted_at(status, &log, "during-bucket-complete");
+    let pending = moto.pending_uploads(BUCKET);
+    assert_eq!(pending.len(), 1, "the killed create left its upload: {pending:?}");
+
+    relay.cut_after(0);
+    let d = w.daemon(None);
+    let markers: Vec<String> = files(&w.backup_dir)
+        .into_iter()
+        .filter(|f| f.starts_with('.') && f.ends_with(".reserved"))
+        .collect();
+    assert_eq!(markers.len(), 1, "the create marker is kept: {markers:?}");
+    let id = markers[0]
+        .strip_prefix('.')
+        .and_then(|m| m.strip_suffix(".reserved"))
+        .unwrap()
+        .to_string();
+    let log = d.log().join("\n");
+    assert!(
+        log.lines().any(|l| l.contains("its marker is kept for the next start")
+            && l.contains(&id)),
+        "start-up says it kept the marker: {log}"
+    );
+    assert!(
+        !audit(&w)
+            .iter()
+            .any(|l| l["id"] == id.as_str() && l["outcome"] == "failed"),
+        "nothing is decided about the create while the bucket is away"
+    );
+    drop(d);
+
+    relay.restore();
+    let d = w.daemon(None);
+    let listed = invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
+    assert!(listed.records.is_empty(), "{listed:?}");
+    let failed: Vec<_> = audit(&w)
+        .into_iter()
+        .filter(|l| l["id"] == id.as_str() && l["outcome"] == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "decided once, at the start it could: {failed:?}");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("was interrupted"),
+        "{failed:?}"
+    );
+    let log = d.log().join("\n");
+    assert!(
+        log.lines()
+            .any(|l| l.contains("aborted the unfinished uploads of an interrupted create")
+                && l.contains(&id)),
+        "the create's own upload is aborted by its key, not by age: {log}"
     );
 }
 

@@ -262,7 +262,7 @@ impl Store for S3Store {
         Ok(keys)
     }
 
-    async fn abort_stale_uploads(&self, older_than: Duration) -> Result<Vec<String>> {
-        uploads::abort_stale(&self.clients.plain, &self.uri, older_than).await
+    async fn abort_uploads(&self, prefix: &str, older_than: Duration) -> Result<Vec<String>> {
+        uploads::abort_stale(&self.clients.plain, &self.uri, prefix, older_than).await
     }
 }

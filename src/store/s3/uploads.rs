@@ -44,8 +44,8 @@ struct Pending {
     initiated: DateTime<Utc>,
 }
 
-/// Aborts the uploads under `scope`'s prefix started more than `older_than`
-/// before now; returns their keys. S3 dates an upload by its start, so the
+/// Aborts the uploads of keys under `scope` starting with `prefix` started
+/// more than `older_than` before now; returns their keys. S3 dates an upload by its start, so the
 /// bound must exceed the longest upload any daemon sharing the prefix runs.
 ///
 /// # Errors
@@ -54,9 +54,10 @@ struct Pending {
 pub(super) async fn abort_stale(
     s3: &AmazonS3,
     scope: &BucketUri,
+    prefix: &str,
     older_than: Duration,
 ) -> Result<Vec<String>> {
-    let prefix = scope.object("");
+    let prefix = scope.object(prefix);
     let pending = list(s3, &prefix).await?;
     let bound = chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
     let mut aborted = Vec::new();

@@ -142,7 +142,7 @@ impl S3Writer {
         {
             tracing::warn!(object = %self.location, error = %e, "could not abort the multipart upload; the next start-up aborts it once it is stale");
         }
-        match uploads::abort_stale(&self.clients.plain, &self.scope, STALE_UPLOAD).await {
+        match uploads::abort_stale(&self.clients.plain, &self.scope, "", STALE_UPLOAD).await {
             Ok(keys) if !keys.is_empty() => {
                 tracing::warn!(aborted = ?keys, "aborted stale multipart uploads after a failed upload");
             }
