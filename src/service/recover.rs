@@ -1,9 +1,10 @@
 //! Start-up recovery: before the daemon serves, what a crash left half-done
 //! is finished or undone, and every decision is logged. A create that never
 //! recorded its backup loses its dump (the caller never heard of it), unless
-//! the bucket sidecar beside it already completed it (adopted); a removal
+//! the bucket sidecar beside it already completed it (adopted); when the
+//! bucket cannot be asked, its marker waits for the next start. A removal
 //! that began is finished; a record whose local dump is gone is shown as a
-//! problem, never as a backup.
+//! problem, never as a backup; stale multipart uploads are aborted.
 
 use std::time::Duration;
 
@@ -112,8 +113,11 @@ impl BackupService {
                 }
                 Err(e) => {
                     tracing::warn!(scope = %store.location(""), error = %e, "recovery: could not look for stale multipart uploads");
-                    out.unresolved
-                        .push(format!("stale uploads under {}: {}", store.location(""), e.message));
+                    out.unresolved.push(format!(
+                        "stale uploads under {}: {}",
+                        store.location(""),
+                        e.message
+                    ));
                 }
             }
         }

@@ -117,7 +117,10 @@ async fn bucket_slow_mid_upload() {
         took >= least.mul_f64(0.9),
         "the create waited for the slow link ({took:?} for {slowed} bytes)"
     );
-    assert!(record.location.starts_with("s3://faults/p/alice-app-"), "{record:?}");
+    assert!(
+        record.location.starts_with("s3://faults/p/alice-app-"),
+        "{record:?}"
+    );
     drop(d);
 
     let d = w.daemon(None);
@@ -144,8 +147,9 @@ async fn stale_uploads_aborted_at_start_up() {
     );
     let log = d.log().join("\n");
     assert!(
-        log.lines().any(|l| l.contains("aborted a stale multipart upload")
-            && l.contains("s3://faults/p/alice-app-left.dump")),
+        log.lines()
+            .any(|l| l.contains("aborted a stale multipart upload")
+                && l.contains("s3://faults/p/alice-app-left.dump")),
         "start-up logs what it aborted: {log}"
     );
     d.backup(BackupDestination::S3).await;
@@ -204,7 +208,11 @@ async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
     let (status, log) = d.ended();
     assert_aborted_at(status, &log, "during-bucket-complete");
     let pending = moto.pending_uploads(BUCKET);
-    assert_eq!(pending.len(), 1, "the killed create left its upload: {pending:?}");
+    assert_eq!(
+        pending.len(),
+        1,
+        "the killed create left its upload: {pending:?}"
+    );
 
     relay.cut_after(0);
     let d = w.daemon(None);
@@ -220,8 +228,8 @@ async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
         .to_string();
     let log = d.log().join("\n");
     assert!(
-        log.lines().any(|l| l.contains("its marker is kept for the next start")
-            && l.contains(&id)),
+        log.lines()
+            .any(|l| l.contains("its marker is kept for the next start") && l.contains(&id)),
         "start-up says it kept the marker: {log}"
     );
     assert!(
@@ -240,7 +248,11 @@ async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
         .into_iter()
         .filter(|l| l["id"] == id.as_str() && l["outcome"] == "failed")
         .collect();
-    assert_eq!(failed.len(), 1, "decided once, at the start it could: {failed:?}");
+    assert_eq!(
+        failed.len(),
+        1,
+        "decided once, at the start it could: {failed:?}"
+    );
     assert!(
         failed[0]["error"]
             .as_str()
@@ -250,9 +262,10 @@ async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
     );
     let log = d.log().join("\n");
     assert!(
-        log.lines()
-            .any(|l| l.contains("aborted the unfinished uploads of an interrupted create")
-                && l.contains(&id)),
+        log.lines().any(
+            |l| l.contains("aborted the unfinished uploads of an interrupted create")
+                && l.contains(&id)
+        ),
         "the create's own upload is aborted by its key, not by age: {log}"
     );
 }

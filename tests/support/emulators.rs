@@ -500,15 +500,37 @@ impl Relay {
     }
 }
 
-/// Reads one request head from `conn` and answers it with `status`.
+/// Reads one request (head and `Content-Length` body) from `conn` and
+/// answers it with `status`. The body is read first: a reply closed over an
+/// unread body resets the connection, and the client would see a reset
+/// instead of the status.
 async fn answer(mut conn: tokio::net::TcpStream, status: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+    let mut buf = vec![0u8; 64 * 1024];
+    let end = loop {
+        if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
         match conn.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    };
+    let length: usize = String::from_utf8_lossy(&head[..end])
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut left = length.saturating_sub(head.len() - end);
+    while left > 0 {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
     let body = format!(

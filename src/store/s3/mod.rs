@@ -75,7 +75,10 @@ impl S3Client {
             None => HeaderMap::new(),
         };
         let plain = Arc::new(self.build(bucket, lock.is_some(), headers.clone())?);
-        headers.insert(reqwest::header::IF_NONE_MATCH, HeaderValue::from_static("*"));
+        headers.insert(
+            reqwest::header::IF_NONE_MATCH,
+            HeaderValue::from_static("*"),
+        );
         let create_only = Arc::new(self.build(bucket, lock.is_some(), headers)?);
         Ok(Clients { plain, create_only })
     }

@@ -63,7 +63,10 @@ pub(super) async fn abort_stale(
     let mut aborted = Vec::new();
     for p in stale(pending, Utc::now(), bound) {
         let location = format!("s3://{}/{}", scope.bucket, p.key);
-        match s3.abort_multipart(&Path::from(p.key.as_str()), &p.upload_id).await {
+        match s3
+            .abort_multipart(&Path::from(p.key.as_str()), &p.upload_id)
+            .await
+        {
             Ok(()) => {
                 tracing::warn!(object = %location, initiated = %p.initiated, "aborted a stale multipart upload");
                 aborted.push(p.key);
@@ -78,8 +81,13 @@ pub(super) async fn abort_stale(
 
 /// The uploads started before `now - bound`.
 fn stale(pending: Vec<Pending>, now: DateTime<Utc>, bound: chrono::Duration) -> Vec<Pending> {
-    let before = now.checked_sub_signed(bound).unwrap_or(DateTime::<Utc>::MIN_UTC);
-    pending.into_iter().filter(|p| p.initiated < before).collect()
+    let before = now
+        .checked_sub_signed(bound)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    pending
+        .into_iter()
+        .filter(|p| p.initiated < before)
+        .collect()
 }
 
 /// Every pending upload whose key starts with `prefix` (S3 filters by
@@ -128,8 +136,16 @@ async fn list(s3: &AmazonS3, prefix: &str) -> Result<Vec<Pending>> {
             )));
         }
         let page = parse(&body).map_err(|e| Error::unavailable(format!("{what}: {e}")))?;
-        out.extend(page.uploads.into_iter().filter(|p| p.key.starts_with(prefix)));
-        match (page.is_truncated, page.next_key_marker, page.next_upload_id_marker) {
+        out.extend(
+            page.uploads
+                .into_iter()
+                .filter(|p| p.key.starts_with(prefix)),
+        );
+        match (
+            page.is_truncated,
+            page.next_key_marker,
+            page.next_upload_id_marker,
+        ) {
             (true, Some(k), Some(i)) => markers = Some((k, i)),
             _ => return Ok(out),
         }

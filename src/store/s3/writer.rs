@@ -134,12 +134,7 @@ impl S3Writer {
         };
         up.running.abort_all();
         while up.running.join_next().await.is_some() {}
-        if let Err(e) = self
-            .clients
-            .plain
-            .abort_multipart(&self.path, &up.id)
-            .await
-        {
+        if let Err(e) = self.clients.plain.abort_multipart(&self.path, &up.id).await {
             tracing::warn!(object = %self.location, error = %e, "could not abort the multipart upload; the next start-up aborts it once it is stale");
         }
         match uploads::abort_stale(&self.clients.plain, &self.scope, "", STALE_UPLOAD).await {
