@@ -112,7 +112,7 @@ async fn bucket_slow_mid_upload() {
         "most of the upload crossed the slow link: {slowed} bytes"
     );
     // Two parts go up at once, each over its own slowed connection.
-    let least = per_mib.mul_f64(slowed as f64 / (2.0 * 1024.0 * 1024.0));
+    let least = per_mib * u32::try_from(slowed / 1024).unwrap() / (2 * 1024);
     assert!(
         took >= least.mul_f64(0.9),
         "the create waited for the slow link ({took:?} for {slowed} bytes)"

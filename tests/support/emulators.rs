@@ -579,7 +579,7 @@ impl RelayState {
         let per_mib = *self.slow_per_mib.lock().unwrap();
         self.slowed
             .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
-        tokio::time::sleep(per_mib.mul_f64(n as f64 / (1024.0 * 1024.0))).await;
+        tokio::time::sleep(per_mib * u32::try_from(n).unwrap_or(u32::MAX) / (1024 * 1024)).await;
     }
 
     fn trip(&self) {
