@@ -119,7 +119,7 @@ impl S3Writer {
                 self.upload = None;
                 Ok(())
             }
-            Err(e) => Err(map(&e, &what)),
+            Err(e) => Err(completion_error(&e, &what)),
         }
     }
 
@@ -146,6 +146,20 @@ impl S3Writer {
                 tracing::warn!(scope = %self.scope.location(""), error = %e, "could not look for stale multipart uploads after a failed upload");
             }
         }
+    }
+}
+
+/// A refused completion in the daemon's taxonomy. S3 answers a conditional
+/// completion that met a concurrent write on the key with 409
+/// ConditionalRequestConflict, after which the upload must start over: that
+/// is not "already exists" (412) but a write to try again.
+fn completion_error(e: &object_store::Error, what: &str) -> Error {
+    match e {
+        object_store::Error::AlreadyExists { .. } => Error::unavailable(format!(
+            "{what}: S3 reported a concurrent write to the same key (409 \
+             ConditionalRequestConflict); this upload was discarded, try again: {e}"
+        )),
+        _ => map(e, what),
     }
 }
 
@@ -190,5 +204,38 @@ impl ObjectWriter for S3Writer {
 
     async fn abort(mut self: Box<Self>) {
         self.discard().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: &str) -> object_store::Error {
+        let source = Box::new(std::io::Error::other(status.to_string()));
+        let path = "p/x.dump".to_string();
+        match status {
+            "412" => object_store::Error::Precondition { path, source },
+            _ => object_store::Error::AlreadyExists { path, source },
+        }
+    }
+
+    #[test]
+    fn a_lost_race_is_already_exists_and_a_conflict_is_try_again() {
+        let lost = completion_error(&refused("412"), "completing s3://b/p/x.dump");
+        assert_eq!(lost.code, Code::FailedPrecondition);
+        assert!(
+            lost.message
+                .contains("already exists; objects are written once and never replaced"),
+            "{}",
+            lost.message
+        );
+        let conflict = completion_error(&refused("409"), "completing s3://b/p/x.dump");
+        assert_eq!(conflict.code, Code::Unavailable);
+        assert!(
+            conflict.message.contains("ConditionalRequestConflict"),
+            "{}",
+            conflict.message
+        );
     }
 }
