@@ -283,11 +283,13 @@ impl Catalog {
     }
 
     /// Removes temporary files and reservations a crashed process left
-    /// behind. Call only when no other process writes this directory.
+    /// behind, except the reservations (create markers) of `keep`: creates
+    /// start-up recovery could not resolve yet (a bucket down), kept for
+    /// the next start. Call only when no other process writes this directory.
     ///
     /// # Errors
     /// Internal when the directory cannot be read.
-    pub fn sweep_leftovers(&self) -> Result<Vec<PathBuf>> {
+    pub fn sweep_leftovers(&self, keep: &[String]) -> Result<Vec<PathBuf>> {
         let dir = &self.shared.dir;
         let mut removed = Vec::new();
         for entry in std::fs::read_dir(dir).ctx(format!("reading {}", dir.display()))? {
@@ -296,7 +298,11 @@ impl Catalog {
             let leftover = name
                 .strip_suffix(".tmp")
                 .or_else(|| name.strip_suffix(RESERVED));
-            if name.starts_with('.') && leftover.is_some() {
+            let kept = name
+                .strip_suffix(RESERVED)
+                .and_then(|n| n.strip_prefix('.'))
+                .is_some_and(|id| keep.iter().any(|k| k == id));
+            if name.starts_with('.') && leftover.is_some() && !kept {
                 std::fs::remove_file(entry.path())?;
                 removed.push(entry.path());
             }

@@ -185,7 +185,7 @@ impl Args {
         if !recovery.unresolved.is_empty() {
             tracing::warn!(unresolved = ?recovery.unresolved, "recovery left these as they are");
         }
-        for leftover in service.catalog().sweep_leftovers()? {
+        for leftover in service.catalog().sweep_leftovers(&recovery.kept)? {
             tracing::info!(file = %leftover.display(), "removed a leftover of an interrupted operation");
         }
         let grpc = TcpListener::bind(config.server.grpc_listen)

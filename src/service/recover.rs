@@ -1,10 +1,11 @@
 //! Start-up recovery: before the daemon serves, what a crash left half-done
 //! is finished or undone, and every decision is logged. A create that never
 //! recorded its backup loses its dump (the caller never heard of it), unless
-//! the bucket sidecar beside it already completed it (adopted); a removal
+//! the bucket sidecar beside it already completed it (adopted); when the
+//! bucket cannot be asked, its marker waits for the next start. A removal
 //! that began is finished; what an interrupted restore or verify made on a
 //! tenant's server is dropped (`made`); a record whose local dump is gone is
-//! shown as a problem, never as a backup.
+//! shown as a problem, never as a backup; stale multipart uploads are aborted.
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::audit::{Event, Pending};
 use crate::catalog::{self, Destination, DumpPlace, Intent, META, MarkerKind, Record};
 use crate::error::Context;
 use crate::fault::Phase;
-use crate::store::Store;
+use crate::store::{STALE_UPLOAD, Store};
 use crate::{Code, Error, Result};
 
 /// How long one bucket call of the recovery may take before it is given up
@@ -36,6 +37,12 @@ pub struct Recovery {
     pub dropped: Vec<String>,
     /// Spool copies of interrupted restores, removed.
     pub spool: Vec<std::path::PathBuf>,
+    /// Unfinished multipart uploads under the default bucket prefixes,
+    /// older than [`STALE_UPLOAD`], aborted: their keys.
+    pub aborted_uploads: Vec<String>,
+    /// Creates whose bucket could not be reached to adopt or undo them:
+    /// their markers are kept (and logged) for the next start.
+    pub kept: Vec<String>,
     /// What could not be decided (a bucket down): logged, left as it is.
     pub unresolved: Vec<String>,
 }
@@ -54,9 +61,13 @@ impl BackupService {
         for leftover in catalog.interrupted()? {
             // Without an intent nothing was started (a create before it
             // chose its store): only the marker is left, and it is swept.
-            if let Some(intent) = leftover.intent.clone() {
-                self.resume(&leftover.id, leftover.kind, &intent, &mut out)
-                    .await;
+            if let Some(intent) = leftover.intent.clone()
+                && !self
+                    .resume(&leftover.id, leftover.kind, &intent, &mut out)
+                    .await
+            {
+                out.kept.push(leftover.id.clone());
+                continue;
             }
             catalog.settle(leftover);
         }
@@ -81,25 +92,73 @@ impl BackupService {
                 out.missing.push(record.id);
             }
         }
+        self.abort_stale_uploads(&mut out).await;
         Ok(out)
     }
 
+    /// Aborts the multipart uploads a crashed or cut-off daemon left under
+    /// each default bucket prefix once they are [`STALE_UPLOAD`] old. Best
+    /// effort and bounded: a bucket that is down is logged, never waited on.
+    async fn abort_stale_uploads(&self, out: &mut Recovery) {
+        let stores = match self.inner.stores.defaults() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "recovery: the default buckets cannot be opened to look for stale uploads");
+                return;
+            }
+        };
+        for (_, store) in stores {
+            match bounded(store.abort_uploads("", STALE_UPLOAD)).await {
+                Ok(keys) => {
+                    if !keys.is_empty() {
+                        tracing::warn!(scope = %store.location(""), aborted = ?keys, "recovery: aborted stale multipart uploads");
+                    }
+                    out.aborted_uploads.extend(keys);
+                }
+                Err(e) => {
+                    tracing::warn!(scope = %store.location(""), error = %e, "recovery: could not look for stale multipart uploads");
+                    out.unresolved.push(format!(
+                        "stale uploads under {}: {}",
+                        store.location(""),
+                        e.message
+                    ));
+                }
+            }
+        }
+    }
+
     /// Finishes or undoes one interrupted operation and audits what became
-    /// of it, in the name of whoever started it.
-    async fn resume(&self, id: &str, kind: MarkerKind, intent: &Intent, out: &mut Recovery) {
+    /// of it, in the name of whoever started it. `false` when a create's
+    /// bucket could not be reached: nothing is decided or audited, and its
+    /// marker must stay for the next start.
+    async fn resume(
+        &self,
+        id: &str,
+        kind: MarkerKind,
+        intent: &Intent,
+        out: &mut Recovery,
+    ) -> bool {
         let catalog = &self.inner.catalog;
         let result: Result<String> = match kind {
-            MarkerKind::Create if catalog.has_sidecar(id) => return, // it finished
+            MarkerKind::Create if catalog.has_sidecar(id) => return true, // it finished
             MarkerKind::Create => match &intent.place {
-                Some(place) => self.undo_create(id, place, out).await,
-                None => return,
+                Some(place) => {
+                    let before = out.unresolved.len();
+                    let r = self.undo_create(id, place, out).await;
+                    if out.unresolved.len() > before {
+                        tracing::warn!(id, location = %place.location, unresolved = ?&out.unresolved[before..], "recovery: the bucket could not be reached to adopt or undo this interrupted create; its marker is kept for the next start");
+                        return false;
+                    }
+                    r
+                }
+                None => return true,
             },
             MarkerKind::Removal => match catalog.get(id) {
                 Ok(record) => self
                     .remove(&record, &line(intent, id), Phase::DuringDelete)
                     .await
                     .map(|m| format!("{m} (finished at start-up after an interruption)")),
-                Err(e) if e.code == Code::NotFound => return,
+                Err(e) if e.code == Code::NotFound => return true,
                 Err(e) => Err(e),
             },
             MarkerKind::Busy => {
@@ -137,16 +196,24 @@ impl BackupService {
         if let Err(e) = self.inner.audit.write(&event) {
             tracing::error!(id, error = %e, "recovery could not audit what it did");
         }
+        true
     }
 
     /// A create that reserved `id` and noted `place` but left no record:
     /// its bucket sidecar completes it (adopted, `Ok`), or what it wrote is
-    /// removed (the create failed, `Err`).
+    /// removed (the create failed, `Err`), its unfinished uploads too. A
+    /// bucket that cannot be asked adds to `out.unresolved`.
     async fn undo_create(&self, id: &str, place: &DumpPlace, out: &mut Recovery) -> Result<String> {
         let probe = probe_record(id, place);
         let store = self.inner.stores.for_record(&probe)?;
         if place.destination != Destination::Local {
-            if bounded(self.adopt(id, place, store.as_ref())).await? {
+            let adopted = bounded(self.adopt(id, place, store.as_ref()))
+                .await
+                .inspect_err(|e| {
+                    out.unresolved
+                        .push(format!("{}: {}", place.location, e.message));
+                })?;
+            if adopted {
                 out.adopted.push(id.to_string());
                 return Ok(format!(
                     "backup {id} created (its sidecar was complete; adopted at start-up)"
@@ -155,6 +222,16 @@ impl BackupService {
             // The sidecar beside it is not whole: it goes with its dump.
             let sidecar = format!("{id}{META}");
             self.sweep(id, store.as_ref(), &sidecar, out).await;
+            // This create is known dead: its uploads go whatever their age.
+            match bounded(store.abort_uploads(&format!("{id}."), Duration::ZERO)).await {
+                Ok(keys) if !keys.is_empty() => {
+                    tracing::warn!(id, aborted = ?keys, "recovery: aborted the unfinished uploads of an interrupted create");
+                }
+                Ok(_) => {}
+                Err(e) => out
+                    .unresolved
+                    .push(format!("the uploads of {id}: {}", e.message)),
+            }
         }
         let dump = format!("{id}.dump");
         let swept = self.sweep(id, store.as_ref(), &dump, out).await;

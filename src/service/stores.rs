@@ -152,16 +152,30 @@ impl Stores {
             };
             return Ok(vec![(d, self.for_create(d, Some(b))?)]);
         }
-        let mut out = Vec::new();
-        for d in [Destination::Gcs, Destination::S3] {
-            if let Some(uri) = self.remote.get(&d).and_then(|r| r.default.as_ref()) {
-                out.push((d, self.remote(d)?.open_allowed(uri)?));
-            }
-        }
+        let out = self.defaults()?;
         if out.is_empty() {
             return Err(Error::precondition(
                 "no bucket was named and no [gcs] or [s3] default-bucket is configured",
             ));
+        }
+        Ok(out)
+    }
+}
+
+impl Stores {
+    /// The store of every configured default bucket URI (none for a daemon
+    /// that writes only to its host directory).
+    ///
+    /// # Errors
+    /// As [`Buckets::open`].
+    pub fn defaults(&self) -> Result<Vec<(Destination, Arc<dyn Store>)>> {
+        let mut out = Vec::new();
+        for d in [Destination::Gcs, Destination::S3] {
+            if let Some(r) = self.remote.get(&d)
+                && let Some(uri) = &r.default
+            {
+                out.push((d, r.open_allowed(uri)?));
+            }
         }
         Ok(out)
     }

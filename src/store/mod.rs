@@ -14,6 +14,7 @@ pub use s3::S3Client;
 pub use uri::{BucketUri, scheme};
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -25,6 +26,14 @@ use crate::{Error, Result};
 /// The size of one upload part of the bucket stores: a multiple of 256 KiB
 /// (GCS) and above 5 MiB (S3). Memory per upload stays a few parts.
 pub const PART: usize = 8 * 1024 * 1024;
+
+/// How old an unfinished multipart upload under a store's prefix must be
+/// before this daemon aborts it (at start-up, after a failed upload). S3
+/// dates an upload by its start, not its last part, and another daemon
+/// sharing the prefix may still be writing a young one: a day is longer
+/// than any create runs, and short enough that abandoned parts are not
+/// billed for long.
+pub const STALE_UPLOAD: Duration = Duration::from_hours(24);
 
 /// A reader of a stored object.
 pub type ObjectReader = Box<dyn AsyncRead + Send + Unpin>;
@@ -73,6 +82,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Keys under the store's scope that start with `prefix`, sorted.
     /// Bucket stores list recursively (`sub/x.dump` under a prefix).
     async fn list(&self, prefix: &str) -> Result<Vec<String>>;
+
+    /// Aborts the unfinished uploads of keys starting with `prefix` (`""`:
+    /// the whole scope) started more than `older_than` ago (see
+    /// [`STALE_UPLOAD`]); returns their keys.
+    /// Only S3 has any: a local write is a temp file the start-up sweep
+    /// removes, and GCS resumable sessions cannot be listed (GCS drops them
+    /// a week after they start, and they hold nothing visible meanwhile).
+    ///
+    /// # Errors
+    /// Unavailable when the bucket cannot be asked.
+    async fn abort_uploads(&self, prefix: &str, older_than: Duration) -> Result<Vec<String>> {
+        let _ = (prefix, older_than);
+        Ok(Vec::new())
+    }
 
     /// Writes a small object in one go (staged, never overwriting).
     async fn put(&self, key: &str, bytes: Bytes) -> Result<()> {

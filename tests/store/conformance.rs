@@ -19,6 +19,7 @@ pub async fn run(a: Arc<dyn Store>, b: Arc<dyn Store>) {
     list_by_prefix_and_scope(a.as_ref(), b.as_ref()).await;
     abort_leaves_nothing(a.as_ref()).await;
     never_overwrites(a.as_ref()).await;
+    racing_writers_first_commit_wins(a.as_ref()).await;
     delete_then_not_found(a.as_ref()).await;
 }
 
@@ -38,9 +39,14 @@ fn chunk(i: usize, len: usize) -> Bytes {
 
 /// Writes `size` bytes in 256 KiB chunks; returns their SHA-256.
 async fn write_stream(w: &mut dyn ObjectWriter, size: usize) -> String {
+    write_stream_from(w, size, 0).await
+}
+
+/// [`write_stream`] from chunk `first` on: another seed, other bytes.
+async fn write_stream_from(w: &mut dyn ObjectWriter, size: usize, first: usize) -> String {
     let mut h = Sha256::new();
     let mut done = 0;
-    let mut i = 0;
+    let mut i = first;
     while done < size {
         let c = chunk(i, CHUNK.min(size - done));
         h.update(&c);
@@ -133,6 +139,39 @@ async fn never_overwrites(s: &dyn Store) {
     );
     assert_eq!(s.get_small("once.meta.json", 100).await.unwrap(), b"first");
     s.delete("once.meta.json").await.unwrap();
+}
+
+/// Two writers of one key, each past several parts (a multipart upload on
+/// S3, a resumable one on GCS), both uploading while the key is absent; the
+/// first to commit wins, the other is refused with the reason and the
+/// object stays the winner's bytes. (The commits are one after the other:
+/// moto and fake-gcs-server check a precondition and then write, so two
+/// completions arriving in the same instant both succeed there; S3 and GCS
+/// themselves decide atomically. That the condition rides on the completing
+/// request itself is proven on the wire, in `s3_completion_is_conditional`.)
+async fn racing_writers_first_commit_wins(s: &dyn Store) {
+    const SIZE: usize = 17 * 1024 * 1024 + 7;
+    let mut one = s.writer("raced.dump").await.unwrap();
+    let mut two = s.writer("raced.dump").await.unwrap();
+    let sha_one = write_stream_from(one.as_mut(), SIZE, 0).await;
+    let sha_two = write_stream_from(two.as_mut(), SIZE, 1_000_000).await;
+    assert_ne!(sha_one, sha_two, "the writers write different bytes");
+    one.commit().await.unwrap();
+    let lost = two.commit().await.unwrap_err();
+    assert_eq!(lost.code, Code::FailedPrecondition, "{}", lost.message);
+    assert!(
+        lost.message
+            .contains("already exists; objects are written once and never replaced"),
+        "the loser hears why: {}",
+        lost.message
+    );
+    assert_eq!(
+        read_hash(s, "raced.dump").await,
+        (SIZE, sha_one),
+        "the object is the winner's, byte for byte"
+    );
+    assert_eq!(s.list("raced").await.unwrap(), ["raced.dump"]);
+    s.delete("raced.dump").await.unwrap();
 }
 
 async fn delete_then_not_found(s: &dyn Store) {

@@ -302,6 +302,13 @@ impl Moto {
         xml_values(&b, "Key")
     }
 
+    /// Starts a multipart upload of `key` and leaves it unfinished (what a
+    /// daemon killed mid-upload leaves).
+    pub fn start_upload(&self, bucket: &str, key: &str) {
+        let (s, b) = http(self.addr, "POST", &format!("/{bucket}/{key}?uploads"), b"").unwrap();
+        assert_eq!(s, 200, "starting an upload of {key}: {b}");
+    }
+
     pub fn config(&self, default_bucket: &str) -> S3Config {
         S3Config {
             endpoint: Some(self.endpoint()),
@@ -359,6 +366,14 @@ struct RelayState {
     status: std::sync::atomic::AtomicU16,
     conns: std::sync::Mutex<Vec<tokio::task::AbortHandle>>,
     tripped: tokio::sync::Notify,
+    /// Past this many request bytes, every further read is held back
+    /// `slow_per_mib` per MiB forwarded: a slow link, not a dead one.
+    slow_after: std::sync::atomic::AtomicU64,
+    slow_per_mib: std::sync::Mutex<Duration>,
+    /// Request bytes held back by the slow link so far.
+    slowed: std::sync::atomic::AtomicU64,
+    /// The head (request line and headers) of every request forwarded.
+    heads: std::sync::Mutex<Vec<String>>,
 }
 
 impl Relay {
@@ -369,6 +384,7 @@ impl Relay {
         let addr = listener.local_addr().unwrap();
         let state = std::sync::Arc::new(RelayState {
             cut_after: u64::MAX.into(),
+            slow_after: u64::MAX.into(),
             ..RelayState::default()
         });
         let st = state.clone();
@@ -407,6 +423,8 @@ impl Relay {
                                 st2.trip();
                                 break;
                             }
+                            st2.note_heads(&buf[..n]);
+                            st2.hold_back(total, n).await;
                             if wo.write_all(&buf[..n]).await.is_err() {
                                 break;
                             }
@@ -452,6 +470,25 @@ impl Relay {
             .store(status, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Once more than `bytes` request bytes have gone through, forwards
+    /// the rest at `per_mib` per MiB.
+    pub fn slow_after(&self, bytes: u64, per_mib: Duration) {
+        *self.state.slow_per_mib.lock().unwrap() = per_mib;
+        self.state
+            .slow_after
+            .store(bytes, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Request bytes the slow link held back so far.
+    pub fn slowed(&self) -> u64 {
+        self.state.slowed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The heads (request line and headers) of the requests forwarded so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.state.heads.lock().unwrap().clone()
+    }
+
     /// Lets connections through again.
     pub fn restore(&self) {
         self.state
@@ -463,15 +500,37 @@ impl Relay {
     }
 }
 
-/// Reads one request head from `conn` and answers it with `status`.
+/// Reads one request (head and `Content-Length` body) from `conn` and
+/// answers it with `status`. The body is read first: a reply closed over an
+/// unread body resets the connection, and the client would see a reset
+/// instead of the status.
 async fn answer(mut conn: tokio::net::TcpStream, status: u16) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut head = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+    let mut buf = vec![0u8; 64 * 1024];
+    let end = loop {
+        if let Some(p) = head.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
         match conn.read(&mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    };
+    let length: usize = String::from_utf8_lossy(&head[..end])
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut left = length.saturating_sub(head.len() - end);
+    while left > 0 {
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => left = left.saturating_sub(n),
         }
     }
     let body = format!(
@@ -486,6 +545,43 @@ async fn answer(mut conn: tokio::net::TcpStream, status: u16) {
 }
 
 impl RelayState {
+    /// Keeps the head of every request that starts in `chunk` (a client
+    /// writes a head in one go; a body never holds " HTTP/1.1\r\n").
+    fn note_heads(&self, chunk: &[u8]) {
+        let marker = b" HTTP/1.1\r\n";
+        let mut from = 0;
+        while let Some(at) = chunk[from..]
+            .windows(marker.len())
+            .position(|w| w == marker)
+            .map(|p| p + from)
+        {
+            let start = chunk[..at]
+                .windows(2)
+                .rposition(|w| w == b"\r\n")
+                .map_or(0, |p| p + 2);
+            let end = chunk[at..]
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .map_or(chunk.len(), |p| p + at);
+            self.heads
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&chunk[start..end]).into_owned());
+            from = at + marker.len();
+        }
+    }
+
+    /// Sleeps for `n` bytes once `total` is past the slow mark.
+    async fn hold_back(&self, total: u64, n: usize) {
+        if total <= self.slow_after.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let per_mib = *self.slow_per_mib.lock().unwrap();
+        self.slowed
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        tokio::time::sleep(per_mib * u32::try_from(n).unwrap_or(u32::MAX) / (1024 * 1024)).await;
+    }
+
     fn trip(&self) {
         self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
         for h in self.conns.lock().unwrap().drain(..) {

@@ -1,36 +1,47 @@
 //! S3 and S3-compatible services through `object_store`: multipart uploads
 //! of 8 MiB parts with at most two in flight, streamed downloads, listing,
-//! deletes. Small objects go up in one conditional PUT (`If-None-Match: *`).
+//! deletes. Every write is create-if-absent on the write itself: small
+//! objects go up in one PUT and large ones complete, both with
+//! `If-None-Match: *`, so S3 refuses to replace an object even in a race.
+
+mod uploads;
+mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
 use object_store::path::Path;
-use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutOptions, RetryConfig,
-    WriteMultipart,
-};
+use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, RetryConfig};
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio_util::io::StreamReader;
 
-use super::{BucketUri, Buckets, ObjectReader, ObjectWriter, PART, Store};
+use super::{BucketUri, Buckets, ObjectReader, ObjectWriter, Store};
 use crate::config::{LockMode, S3Config};
 use crate::{Error, Result};
 
-/// Parts uploading at once; memory per upload is about (this + 1) parts.
-const IN_FLIGHT: usize = 2;
-
-/// One configuration, one `object_store` client per bucket.
+/// One configuration, one pair of `object_store` clients per bucket.
 #[derive(Debug, Clone)]
 pub struct S3Client {
     config: Arc<S3Config>,
-    buckets: Arc<Mutex<HashMap<String, Arc<AmazonS3>>>>,
+    buckets: Arc<Mutex<HashMap<String, Clients>>>,
+}
+
+/// The two clients of one bucket (and Object Lock retention, if any).
+#[derive(Debug, Clone)]
+struct Clients {
+    /// Every request but a multipart upload's completion.
+    plain: Arc<AmazonS3>,
+    /// Sends every request with `If-None-Match: *` (signed): used only to
+    /// complete multipart uploads, which object_store 0.14 completes
+    /// unconditionally. S3 then refuses (412) to complete over an object
+    /// that appeared meanwhile, however close the race.
+    create_only: Arc<AmazonS3>,
 }
 
 impl S3Client {
@@ -41,8 +52,8 @@ impl S3Client {
         }
     }
 
-    /// The client of `bucket`: config first, then `AWS_*` variables.
-    fn bucket(&self, bucket: &str) -> Result<Arc<AmazonS3>> {
+    /// The clients of `bucket`: config first, then `AWS_*` variables.
+    fn bucket(&self, bucket: &str) -> Result<Clients> {
         let mut map = self
             .buckets
             .lock()
@@ -50,26 +61,34 @@ impl S3Client {
         if let Some(s) = map.get(bucket) {
             return Ok(s.clone());
         }
-        let store = Arc::new(self.build(bucket, None)?);
-        map.insert(bucket.to_string(), store.clone());
-        Ok(store)
+        let clients = self.clients(bucket, None)?;
+        map.insert(bucket.to_string(), clients.clone());
+        Ok(clients)
     }
 
-    /// A client whose every request sets the Object Lock retention `until`
-    /// (with the checksum S3 demands of such writes): one per locked write,
-    /// since the date is part of its headers.
-    fn locked(&self, bucket: &str, until: DateTime<Utc>) -> Result<Arc<AmazonS3>> {
-        Ok(Arc::new(self.build(bucket, Some(until))?))
+    /// Clients whose every request sets the Object Lock retention `until`
+    /// (with the checksum S3 demands of such writes) when given: one pair
+    /// per locked write, since the date is part of their headers.
+    fn clients(&self, bucket: &str, lock: Option<DateTime<Utc>>) -> Result<Clients> {
+        let mut headers = match lock {
+            Some(until) => lock_headers(self.config.object_lock_mode, until)?,
+            None => HeaderMap::new(),
+        };
+        let plain = Arc::new(self.build(bucket, lock.is_some(), headers.clone())?);
+        headers.insert(
+            reqwest::header::IF_NONE_MATCH,
+            HeaderValue::from_static("*"),
+        );
+        let create_only = Arc::new(self.build(bucket, lock.is_some(), headers)?);
+        Ok(Clients { plain, create_only })
     }
 
-    fn build(&self, bucket: &str, lock: Option<DateTime<Utc>>) -> Result<AmazonS3> {
+    fn build(&self, bucket: &str, locked: bool, headers: HeaderMap) -> Result<AmazonS3> {
         let c = &self.config;
-        let mut options = ClientOptions::new()
+        let options = ClientOptions::new()
             .with_connect_timeout(Duration::from_secs(10))
-            .with_timeout(Duration::from_mins(2));
-        if let Some(until) = lock {
-            options = options.with_default_headers(lock_headers(c.object_lock_mode, until)?);
-        }
+            .with_timeout(Duration::from_mins(2))
+            .with_default_headers(headers);
         let mut b = AmazonS3Builder::from_env()
             .with_bucket_name(bucket)
             .with_retry(RetryConfig {
@@ -78,7 +97,7 @@ impl S3Client {
                 retry_timeout: Duration::from_secs(20),
             })
             .with_client_options(options);
-        if lock.is_some() {
+        if locked {
             b = b.with_checksum_algorithm(Checksum::SHA256);
         }
         if let Some(e) = &c.endpoint {
@@ -126,7 +145,7 @@ fn lock_headers(mode: LockMode, until: DateTime<Utc>) -> Result<HeaderMap> {
 impl Buckets for S3Client {
     fn open(&self, uri: &BucketUri) -> Result<Arc<dyn Store>> {
         Ok(Arc::new(S3Store {
-            s3: self.bucket(&uri.bucket)?,
+            clients: self.bucket(&uri.bucket)?,
             uri: uri.clone(),
             client: self.clone(),
             lock: self.config.object_lock().ok().flatten(),
@@ -137,7 +156,7 @@ impl Buckets for S3Client {
 /// A bucket and prefix in S3.
 #[derive(Debug)]
 struct S3Store {
-    s3: Arc<AmazonS3>,
+    clients: Clients,
     uri: BucketUri,
     /// To build the per-write clients of locked writes.
     client: S3Client,
@@ -189,14 +208,15 @@ impl Store for S3Store {
         key: &str,
         until: Option<DateTime<Utc>>,
     ) -> Result<Box<dyn ObjectWriter>> {
-        let s3 = match until {
-            Some(t) => self.client.locked(&self.uri.bucket, t)?,
-            None => self.s3.clone(),
+        let clients = match until {
+            Some(t) => self.client.clients(&self.uri.bucket, Some(t))?,
+            None => self.clients.clone(),
         };
-        Ok(Box::new(S3Writer {
-            s3,
+        Ok(Box::new(writer::S3Writer {
+            clients,
             path: self.path(key),
             location: self.location(key),
+            scope: self.uri.clone(),
             buf: BytesMut::new(),
             upload: None,
         }))
@@ -205,7 +225,8 @@ impl Store for S3Store {
     async fn reader(&self, key: &str) -> Result<ObjectReader> {
         let what = format!("reading {}", self.location(key));
         let got = self
-            .s3
+            .clients
+            .plain
             .get(&self.path(key))
             .await
             .map_err(|e| map(&e, &what))?;
@@ -219,8 +240,9 @@ impl Store for S3Store {
         // S3 answers a delete of a missing key with success: look first.
         let what = format!("deleting {}", self.location(key));
         let path = self.path(key);
-        self.s3.head(&path).await.map_err(|e| map(&e, &what))?;
-        self.s3.delete(&path).await.map_err(|e| map(&e, &what))
+        let s3 = &self.clients.plain;
+        s3.head(&path).await.map_err(|e| map(&e, &what))?;
+        s3.delete(&path).await.map_err(|e| map(&e, &what))
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>> {
@@ -228,7 +250,8 @@ impl Store for S3Store {
         let scope = self.uri.object("");
         let base = (!self.uri.prefix.is_empty()).then(|| Path::from(self.uri.prefix.as_str()));
         let metas: Vec<_> = self
-            .s3
+            .clients
+            .plain
             .list(base.as_ref())
             .try_collect()
             .await
@@ -241,99 +264,8 @@ impl Store for S3Store {
         keys.sort();
         Ok(keys)
     }
-}
 
-struct S3Writer {
-    s3: Arc<AmazonS3>,
-    path: Path,
-    location: String,
-    /// Bytes not yet handed to an upload: less than one part after `write`.
-    buf: BytesMut,
-    /// Started with the first full part; small objects never start one.
-    upload: Option<WriteMultipart>,
-}
-
-impl S3Writer {
-    /// Hands one whole part to the multipart upload (starting it), after
-    /// waiting until fewer than [`IN_FLIGHT`] parts are uploading.
-    async fn send(&mut self, part: Bytes) -> Result<()> {
-        let what = format!("uploading {}", self.location);
-        if self.upload.is_none() {
-            let mp = self
-                .s3
-                .put_multipart(&self.path)
-                .await
-                .map_err(|e| map(&e, &what))?;
-            self.upload = Some(WriteMultipart::new_with_chunk_size(mp, PART));
-        }
-        let Some(up) = self.upload.as_mut() else {
-            return Err(Error::internal("the multipart upload vanished"));
-        };
-        up.wait_for_capacity(IN_FLIGHT)
-            .await
-            .map_err(|e| map(&e, &what))?;
-        up.put(part);
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl ObjectWriter for S3Writer {
-    async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.buf.extend_from_slice(&chunk);
-        // Keep at least one byte back, so the last part is never empty.
-        while self.buf.len() > PART {
-            let part = self.buf.split_to(PART).freeze();
-            self.send(part).await?;
-        }
-        Ok(())
-    }
-
-    async fn commit(mut self: Box<Self>) -> Result<()> {
-        let what = format!("completing {}", self.location);
-        let rest = std::mem::take(&mut self.buf).freeze();
-        let Some(mut up) = self.upload.take() else {
-            // One conditional PUT: S3 itself refuses to replace an object.
-            let opts = PutOptions {
-                mode: PutMode::Create,
-                ..PutOptions::default()
-            };
-            return self
-                .s3
-                .put_opts(&self.path, rest.into(), opts)
-                .await
-                .map(drop)
-                .map_err(|e| map(&e, &what));
-        };
-        up.put(rest);
-        // object_store completes multipart uploads unconditionally: look
-        // first, so an existing object is never replaced.
-        match self.s3.head(&self.path).await {
-            Ok(_) => {
-                let _ = up.abort().await;
-                return Err(Error::precondition(format!(
-                    "{} already exists; objects are written once and never replaced",
-                    self.location
-                )));
-            }
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => {
-                let _ = up.abort().await;
-                return Err(map(&e, &what));
-            }
-        }
-        if let Err(e) = up.finish().await {
-            return Err(map(&e, &what));
-        }
-        Ok(())
-    }
-
-    async fn abort(mut self: Box<Self>) {
-        self.buf.clear();
-        if let Some(up) = self.upload.take()
-            && let Err(e) = up.abort().await
-        {
-            tracing::warn!(object = %self.location, error = %e, "could not abort the multipart upload; it stays invisible until the bucket's lifecycle removes it");
-        }
+    async fn abort_uploads(&self, prefix: &str, older_than: Duration) -> Result<Vec<String>> {
+        uploads::abort_stale(&self.clients.plain, &self.uri, prefix, older_than).await
     }
 }
