@@ -246,4 +246,17 @@ async fn dump_lost_while_the_daemon_was_down() {
     let e = d.verify(&r.id).await.unwrap_err();
     assert!(e.message().contains("is missing"), "{}", e.message());
     assert_eq!(audit_len(&w), since + 1, "the refused verify is audited");
+    // Asked for by id, it is the backup's state that refuses, not a fault of
+    // the daemon (FailedPrecondition, HTTP 400; never Internal/500).
+    let e = d
+        .client()
+        .await
+        .get_backup(authed(
+            proto::GetBackupRequest { id: r.id.clone() },
+            &d.admin(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::FailedPrecondition, "{e:?}");
+    assert!(e.message().contains("is missing"), "{}", e.message());
 }
