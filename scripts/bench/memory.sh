@@ -111,9 +111,9 @@ for dest in ${DESTS:-LOCAL GCS S3}; do
   wait_http "http://127.0.0.1:$HTTP_PORT/healthz"
   IDLE_KB=$(awk '/^VmRSS/ {print $2}' "/proc/$DPID/status")
   start=$(date +%s)
-  body=$(curl -fsS -X POST "http://127.0.0.1:$HTTP_PORT/v1/backups" -d "{\"username\":\"$tenant\",
+  body=$(curl -sS --fail-with-body -X POST -H "Content-Type: application/json" "http://127.0.0.1:$HTTP_PORT/v1/backups" -d "{\"username\":\"$tenant\",
     \"connection\":{\"database\":\"bench\",\"host\":\"127.0.0.1\",\"port\":$PG_PORT},
-    \"destination\":\"BACKUP_DESTINATION_$dest\"}")
+    \"destination\":\"BACKUP_DESTINATION_$dest\"}") || { echo "create failed: $body" >&2; exit 1; }
   secs=$(( $(date +%s) - start ))
   PEAK_KB=$(awk '/^VmHWM/ {print $2}' "/proc/$DPID/status")
   size=$(printf '%s' "$body" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["record"]["sizeBytes"])')
