@@ -156,10 +156,8 @@ async fn stale_uploads_aborted_at_start_up() {
     invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_during_bucket_complete() {
-    let moto = Moto::start();
-    let w = s3_world(&moto, &moto.endpoint(), 12);
+/// A create killed with every part sent, before its upload completes.
+async fn killed_during_complete(w: &World) {
     let d = w.daemon(Some("during-bucket-complete:abort"));
     assert!(
         d.create(BackupDestination::S3)
@@ -170,6 +168,13 @@ async fn sigkill_during_bucket_complete() {
     );
     let (status, log) = d.ended();
     assert_aborted_at(status, &log, "during-bucket-complete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_bucket_complete() {
+    let moto = Moto::start();
+    let w = s3_world(&moto, &moto.endpoint(), 12);
+    killed_during_complete(&w).await;
 
     let d = w.daemon(None);
     let listed = invariants::check(&w, &d, &expect(&moto, "create", 0)).await;
@@ -197,16 +202,7 @@ async fn bucket_unreachable_at_start_up_keeps_the_create_marker() {
     let moto = Moto::start();
     let relay = Relay::start(moto.addr).await;
     let w = s3_world(&moto, &relay.endpoint(), 12);
-    let d = w.daemon(Some("during-bucket-complete:abort"));
-    assert!(
-        d.create(BackupDestination::S3)
-            .await
-            .await
-            .unwrap()
-            .is_err()
-    );
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-bucket-complete");
+    killed_during_complete(&w).await;
     let pending = moto.pending_uploads(BUCKET);
     assert_eq!(
         pending.len(),
