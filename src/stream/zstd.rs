@@ -13,6 +13,13 @@ use super::pipeline::{Reader, Writer};
 
 pub(super) const ID: &str = "zstd";
 
+/// Bytes handed to each zstd worker at a time. zstd's own choice at level 3
+/// is several MiB per job, held as input and output for every worker, which
+/// took the daemon past its 64 MiB bar when a bucket's parts were in flight
+/// too; 2 MiB jobs (each still sees the window of the one before) bound that
+/// part of memory near 12 MiB.
+const JOB_SIZE: u32 = 2 * 1024 * 1024;
+
 /// Compresses into `sink` at `level` with `workers` threads (0 = cores).
 pub(super) fn encoder(sink: Writer, level: i32, workers: u32) -> Writer {
     let workers = if workers == 0 {
@@ -23,7 +30,10 @@ pub(super) fn encoder(sink: Writer, level: i32, workers: u32) -> Writer {
     Box::new(ZstdEncoder::with_quality_and_params(
         sink,
         Level::Precise(level),
-        &[CParameter::nb_workers(workers)],
+        &[
+            CParameter::nb_workers(workers),
+            CParameter::job_size(JOB_SIZE),
+        ],
     ))
 }
 
