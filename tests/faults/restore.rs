@@ -2,11 +2,26 @@
 //! drops that database by the OID its marker noted, leaves one created
 //! later under the same name alone, and names what it could not drop.
 
-use containarium::proto::BackupDestination;
+use containarium::proto::{BackupDestination, BackupRecord};
 
 use crate::invariants::{self, Expect, audit_len};
 use crate::kill::{busy_marker, lines_of};
 use crate::world::{World, assert_aborted_at};
+
+/// A backup of alice's app, then its restore into the new database `fresh`
+/// killed mid-stream; returns the backup and the audit length before the
+/// restore began.
+async fn killed_restoring_into_fresh(w: &World) -> (BackupRecord, usize) {
+    w.grow("bulk", 2);
+    let d = w.daemon(Some("during-restore:abort"));
+    let r = d.backup(BackupDestination::Local).await;
+    let since = audit_len(w);
+    let call = d.restore(&r.id, "fresh", false).await;
+    assert!(call.await.unwrap().is_err());
+    let (status, log) = d.ended();
+    assert_aborted_at(status, &log, "during-restore");
+    (r, since)
+}
 
 /// The restore into a database that did not exist is killed mid-stream:
 /// the database it created (and half filled) is dropped at start-up, by
@@ -14,15 +29,8 @@ use crate::world::{World, assert_aborted_at};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_restore_into_a_new_database() {
     let w = World::new();
-    w.grow("bulk", 2);
-    let d = w.daemon(Some("during-restore:abort"));
-    let r = d.backup(BackupDestination::Local).await;
+    let (r, since) = killed_restoring_into_fresh(&w).await;
     let backup = w.app_fingerprint();
-    let since = audit_len(&w);
-    let call = d.restore(&r.id, "fresh", false).await;
-    assert!(call.await.unwrap().is_err());
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-restore");
     let oid = w.alice.psql(
         "postgres",
         "SELECT oid FROM pg_database WHERE datname = 'fresh'",
@@ -63,14 +71,7 @@ async fn sigkill_during_restore_into_a_new_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_recreated_under_the_same_name_is_kept() {
     let w = World::new();
-    w.grow("bulk", 2);
-    let d = w.daemon(Some("during-restore:abort"));
-    let r = d.backup(BackupDestination::Local).await;
-    let since = audit_len(&w);
-    let call = d.restore(&r.id, "fresh", false).await;
-    assert!(call.await.unwrap().is_err());
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-restore");
+    let (r, since) = killed_restoring_into_fresh(&w).await;
     let made = busy_marker(&w, &r.id)["made"].clone();
     w.alice.psql("postgres", "DROP DATABASE fresh WITH (FORCE)");
     w.alice.create_db("fresh");
@@ -110,14 +111,7 @@ async fn a_database_recreated_under_the_same_name_is_kept() {
 async fn a_server_that_needs_a_password_keeps_what_recovery_cannot_drop() {
     const PASSWORD: &str = "restore-pw-Q7x";
     let w = World::with_password(PASSWORD);
-    w.grow("bulk", 2);
-    let d = w.daemon(Some("during-restore:abort"));
-    let r = d.backup(BackupDestination::Local).await;
-    let since = audit_len(&w);
-    let call = d.restore(&r.id, "fresh", false).await;
-    assert!(call.await.unwrap().is_err());
-    let (status, log) = d.ended();
-    assert_aborted_at(status, &log, "during-restore");
+    let (r, since) = killed_restoring_into_fresh(&w).await;
     let marker = busy_marker(&w, &r.id);
     assert_eq!(marker["made"]["database"], "fresh", "{marker}");
     assert!(
