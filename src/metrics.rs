@@ -66,8 +66,8 @@ impl Metrics {
             .unauthenticated += 1;
     }
 
-    /// The exposition text: process counters plus gauges from `records`.
-    pub fn render(&self, records: &[Record]) -> String {
+    /// The exposition text: process counters plus the catalog's gauges.
+    pub fn render(&self, catalog: &Groups) -> String {
         let mut o = String::new();
         let s = self
             .0
@@ -140,7 +140,7 @@ impl Metrics {
             );
         }
         drop(s);
-        catalog_gauges(&mut o, records);
+        catalog_gauges(&mut o, catalog);
         o
     }
 }
@@ -148,18 +148,20 @@ impl Metrics {
 /// A per-group gauge: name, help, and its value (absent = not exported).
 type Gauge = (&'static str, &'static str, fn(&Group) -> Option<String>);
 
+/// The catalog's gauges, per (tenant, database), summed up one record at a
+/// time ([`Groups::add`]), so a scrape never holds the catalog's records.
 #[derive(Default)]
-struct Group {
-    count: u64,
-    bytes: i64,
-    last_backup: i64,
-    last_verified: Option<(i64, bool)>,
-}
+pub struct Groups(BTreeMap<(String, String), Group>);
 
-fn catalog_gauges(o: &mut String, records: &[Record]) {
-    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
-    for r in records {
-        let g = groups.entry((&r.username, &r.database)).or_default();
+impl Groups {
+    pub fn add(&mut self, r: &Record) {
+        let g = match self.0.get_mut(&(r.username.clone(), r.database.clone())) {
+            Some(g) => g,
+            None => self
+                .0
+                .entry((r.username.clone(), r.database.clone()))
+                .or_default(),
+        };
         g.count += 1;
         g.bytes += r.size_bytes;
         g.last_backup = g.last_backup.max(r.created_at.timestamp());
@@ -170,6 +172,17 @@ fn catalog_gauges(o: &mut String, records: &[Record]) {
             }
         }
     }
+}
+
+#[derive(Default)]
+struct Group {
+    count: u64,
+    bytes: i64,
+    last_backup: i64,
+    last_verified: Option<(i64, bool)>,
+}
+
+fn catalog_gauges(o: &mut String, groups: &Groups) {
     let gauges: [Gauge; 5] = [
         (
             "containarium_backups_stored",
@@ -199,7 +212,7 @@ fn catalog_gauges(o: &mut String, records: &[Record]) {
     ];
     for (name, help, value) in gauges {
         header(o, name, "gauge", help);
-        for ((tenant, database), g) in &groups {
+        for ((tenant, database), g) in &groups.0 {
             if let Some(v) = value(g) {
                 let _ = writeln!(
                     o,

@@ -140,7 +140,7 @@ pub fn create_to_proto(o: &CreateOutcome) -> proto::CreateBackupResponse {
 
 pub fn list_to_proto(l: &Page) -> proto::ListBackupsResponse {
     proto::ListBackupsResponse {
-        records: l.records.iter().map(|r| record_to_proto(r)).collect(),
+        records: l.records.iter().map(record_to_proto).collect(),
         next_page_token: l.next_page_token.clone(),
         warnings: l
             .problems

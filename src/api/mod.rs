@@ -11,11 +11,18 @@ pub use convert::*;
 pub use view::{ForTenant, without_host_paths};
 
 use async_trait::async_trait;
+use futures::stream::BoxStream;
 
 use crate::auth::Credentials;
 use crate::proto;
 use crate::service::BackupService;
 use crate::{Error, Result};
+
+/// The parts of a streamed ListBackups answer ([`Api::list_backups_streamed`]).
+pub type ListStream = BoxStream<'static, Result<proto::ListBackupsResponse>>;
+
+/// Records per part of a streamed unpaged list.
+const STREAM_PAGE: i32 = 500;
 
 #[async_trait]
 pub trait Api: Send + Sync {
@@ -71,6 +78,20 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::ListOperationsRequest,
     ) -> Result<proto::ListOperationsResponse>;
+
+    /// ListBackups as a stream of partial answers, each holding the next
+    /// records, the first also the warnings; their records together are the
+    /// answer. What REST sends for an unpaged list, so that it streams
+    /// instead of building 100 000 records at once. By default: the answer
+    /// of [`Api::list_backups`], whole.
+    async fn list_backups_streamed(
+        &self,
+        creds: &Credentials,
+        req: proto::ListBackupsRequest,
+    ) -> Result<ListStream> {
+        let whole = self.list_backups(creds, req).await?;
+        Ok(Box::pin(futures::stream::once(async { Ok(whole) })))
+    }
 
     /// The answer to a request to `rpc` (its proto name) that could not be
     /// read: `invalid`, unless the caller is unauthenticated or may not call
@@ -249,6 +270,51 @@ impl Api for BackupService {
             Ok(operations_to_proto(&ops, &failures))
         })
         .await
+    }
+
+    async fn list_backups_streamed(
+        &self,
+        creds: &Credentials,
+        req: proto::ListBackupsRequest,
+    ) -> Result<ListStream> {
+        if req.page_size != 0 || !req.page_token.is_empty() {
+            let page = self.list_backups(creds, req).await?;
+            return Ok(Box::pin(futures::stream::once(async { Ok(page) })));
+        }
+        let tenant = (!req.username.is_empty()).then_some(req.username);
+        let admin = self.authenticate(creds).is_ok_and(|p| p.admin);
+        let lister = self
+            .list_pages(creds, tenant)
+            .await
+            .map_err(|e| if admin { e } else { view::error_for_tenant(e) })?;
+        // Each part is read when the one before it has been sent; the
+        // state is the token to go on from (`None`: the end was sent).
+        let parts = futures::stream::unfold(Some(String::new()), move |token| {
+            let lister = lister.clone();
+            async move {
+                let req = crate::catalog::PageRequest {
+                    size: STREAM_PAGE,
+                    token: token?,
+                };
+                let read = tokio::task::spawn_blocking(move || lister.page(&req))
+                    .await
+                    .map_err(|e| Error::internal(format!("listing a page failed: {e}")))
+                    .and_then(|r| r);
+                Some(match read {
+                    Ok(page) => {
+                        let next = Some(page.next_page_token.clone()).filter(|t| !t.is_empty());
+                        let mut part = list_to_proto(&page);
+                        part.next_page_token.clear();
+                        if !admin {
+                            part.for_tenant();
+                        }
+                        (Ok(part), next)
+                    }
+                    Err(e) => (Err(e), None),
+                })
+            }
+        });
+        Ok(Box::pin(parts))
     }
 
     async fn reject(&self, creds: &Credentials, rpc: &'static str, invalid: Error) -> Error {

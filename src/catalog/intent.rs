@@ -242,7 +242,9 @@ impl Catalog {
                 continue;
             };
             // Only names this daemon gives its dumps; anything else is not ours.
-            if validate_id(id).is_ok() && !self.has_sidecar(id) {
+            // The index knows every sidecar read or written; the disk is
+            // asked only about the rare dump it has no entry for.
+            if validate_id(id).is_ok() && !self.knows(id) && !self.has_sidecar(id) {
                 out.push(id.to_string());
             }
         }

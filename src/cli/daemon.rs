@@ -181,7 +181,12 @@ impl Args {
         crate::fault::init_from_env()?;
         let auth = self.authenticator(&config)?;
         let service = BackupService::new(&config, auth)?;
+        let recovering = std::time::Instant::now();
         let recovery = service.recover().await?;
+        tracing::info!(
+            ms = recovering.elapsed().as_millis(),
+            "start-up recovery done"
+        );
         if !recovery.unresolved.is_empty() {
             tracing::warn!(unresolved = ?recovery.unresolved, "recovery left these as they are");
         }

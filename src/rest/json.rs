@@ -15,9 +15,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use futures::StreamExt;
+
 use super::descriptor::{Contract, contract, is_single_message, json_name, short};
 use super::error::ApiError;
-use crate::Error;
+use crate::{Error, proto};
 
 /// A request body in proto3 JSON; an empty body is the default message.
 /// A body that cannot be read or parsed is kept as the error, so the
@@ -199,15 +201,93 @@ fn null_unset(c: &Contract, message: &str, v: &mut Value) {
 
 /// A response message (of proto type `message`) as grpc-gateway JSON.
 pub fn reply<T: Serialize>(message: &str, msg: &T) -> Response {
-    let mut v = match serde_json::to_value(msg) {
-        Ok(v) => v,
-        Err(e) => {
-            return ApiError::from(Error::internal(format!("encoding the response: {e}")))
-                .into_response();
-        }
-    };
+    match gateway_value(message, msg) {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}
+
+/// `msg` (of proto type `message`) as the JSON value grpc-gateway sends.
+fn gateway_value<T: Serialize>(message: &str, msg: &T) -> crate::Result<Value> {
+    let mut v = serde_json::to_value(msg)
+        .map_err(|e| Error::internal(format!("encoding the response: {e}")))?;
     null_unset(contract(), message, &mut v);
-    axum::Json(v).into_response()
+    Ok(v)
+}
+
+/// A ListBackups answer sent as its parts arrive ([`crate::api::ListStream`]):
+/// the first part's fields around one `records` array that every part's
+/// records are appended to, so the body is the same JSON as the whole
+/// answer's, and the daemon holds one part at a time however long the list
+/// is. A part that fails after the first cuts the body short (the status is
+/// sent by then): the client sees a broken body, never a partial list
+/// passed off as whole.
+pub fn streamed_list(first: proto::ListBackupsResponse, rest: crate::api::ListStream) -> Response {
+    let message = "ListBackupsResponse";
+    let records_type = contract()
+        .field(message, "records")
+        .map_or("BackupRecord", |f| short(f.type_name()));
+    let record_json = move |r: &proto::BackupRecord| -> crate::Result<Vec<u8>> {
+        Ok(serde_json::to_vec(&gateway_value(records_type, r)?)?)
+    };
+    let mut envelope = first;
+    let records = std::mem::take(&mut envelope.records);
+    let (head, tail) = match gateway_value(message, &envelope) {
+        Ok(Value::Object(fields)) => around(&fields, "records"),
+        Ok(_) => {
+            return ApiError::from(Error::internal("a list is not a JSON object")).into_response();
+        }
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut started = false;
+    let mut chunk = move |records: &[proto::BackupRecord]| -> crate::Result<Bytes> {
+        let mut out = Vec::with_capacity(records.len() * 512);
+        for r in records {
+            if started {
+                out.push(b',');
+            }
+            started = true;
+            out.extend(record_json(r)?);
+        }
+        Ok(Bytes::from(out))
+    };
+    let first_chunk = chunk(&records);
+    let body = futures::stream::once(async move { Ok(Bytes::from(head)) })
+        .chain(futures::stream::once(async move { first_chunk }))
+        .chain(rest.map(move |part| part.and_then(|p| chunk(&p.records))))
+        .chain(futures::stream::once(async move { Ok(Bytes::from(tail)) }))
+        .map(|c| {
+            c.map_err(|e| {
+                tracing::error!(error = %e, "an unpaged list was cut short");
+                std::io::Error::other(e.message)
+            })
+        });
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
+}
+
+/// The JSON text of object `fields` before and after the value of `key`
+/// (an array, brackets included): `{"a":1,"key":[` and `],"b":2}`.
+fn around(fields: &Map<String, Value>, key: &str) -> (String, String) {
+    let member = |(k, v): (&String, &Value)| format!("{}:{v}", Value::String(k.clone()));
+    let at = fields.keys().position(|k| k == key).unwrap_or(fields.len());
+    let before: Vec<String> = fields.iter().take(at).map(member).collect();
+    let after: Vec<String> = fields.iter().skip(at + 1).map(member).collect();
+    let key = Value::String(key.to_string());
+    let head = if before.is_empty() {
+        format!("{{{key}:[")
+    } else {
+        format!("{{{},{key}:[", before.join(","))
+    };
+    let tail = if after.is_empty() {
+        "]}".to_string()
+    } else {
+        format!("],{}}}", after.join(","))
+    };
+    (head, tail)
 }
 
 #[cfg(test)]

@@ -129,9 +129,20 @@ async fn create(
     respond("CreateBackup", api.create_backup(&creds(&h), req).await)
 }
 
+/// Sent as it is read ([`json::streamed_list`]): an unpaged list of a
+/// large catalog never sits in memory whole.
 async fn list(State(api): State<Shared>, h: HeaderMap, Query(q): Pairs) -> Response {
+    use futures::StreamExt;
     let req = read!(api, h, "ListBackups", from_query("ListBackupsRequest", q));
-    respond("ListBackups", api.list_backups(&creds(&h), req).await)
+    let mut parts = match api.list_backups_streamed(&creds(&h), req).await {
+        Ok(parts) => parts,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    match parts.next().await {
+        Some(Ok(first)) => json::streamed_list(first, parts),
+        Some(Err(e)) => ApiError::from(e).into_response(),
+        None => ApiError::from(crate::Error::internal("a list answered nothing")).into_response(),
+    }
 }
 
 async fn operations(State(api): State<Shared>, h: HeaderMap, Query(q): Pairs) -> Response {

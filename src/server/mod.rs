@@ -201,5 +201,6 @@ pub async fn serve(
     {
         tracing::warn!("grace period over while draining operations");
     }
+    service.catalog().save_snapshot().await;
     Ok(())
 }

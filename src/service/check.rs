@@ -2,12 +2,14 @@
 //! (tenant, database) with backups, and every configured tenant without any,
 //! is judged against a maximum age and, optionally, a verification window.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 
 use super::BackupService;
 use crate::Result;
 use crate::auth::{Credentials, Scope};
-use crate::catalog::{Record, VerifyResult};
+use crate::catalog::VerifyResult;
 use crate::retention::CalendarDuration;
 
 #[derive(Debug, Clone)]
@@ -52,10 +54,27 @@ impl BackupService {
         tenant: Option<&str>,
         req: &CheckRequest,
     ) -> Result<Vec<Freshness>> {
-        let listing = self.inner.catalog.list(tenant)?;
-        let mut out: Vec<Freshness> = crate::catalog::by_database(listing.records)
+        // Newest backup and newest passed verification per database, one
+        // record at a time: the daemon's own periodic check runs this too.
+        type Newest = (DateTime<Utc>, Option<DateTime<Utc>>);
+        let mut newest: BTreeMap<(String, String), Newest> = BTreeMap::new();
+        self.inner.catalog.scan(tenant, |r| {
+            let passed = r
+                .last_verification
+                .as_ref()
+                .filter(|v| v.result == VerifyResult::Passed)
+                .map(|v| v.verified_at);
+            let n = newest
+                .entry((r.username, r.database))
+                .or_insert((r.created_at, None));
+            n.0 = n.0.max(r.created_at);
+            n.1 = n.1.max(passed);
+        })?;
+        let mut out: Vec<Freshness> = newest
             .into_iter()
-            .map(|((tenant, database), records)| judge(tenant, database, &records, req))
+            .map(|((tenant, database), (last_backup, last_verified))| {
+                judge(tenant, database, Some(last_backup), last_verified, req)
+            })
             .collect();
         let configured = self
             .inner
@@ -78,14 +97,13 @@ impl BackupService {
     }
 }
 
-fn judge(tenant: String, database: String, records: &[Record], req: &CheckRequest) -> Freshness {
-    let last_backup = records.iter().map(|r| r.created_at).max();
-    let last_verified = records
-        .iter()
-        .filter_map(|r| r.last_verification.as_ref())
-        .filter(|v| v.result == VerifyResult::Passed)
-        .map(|v| v.verified_at)
-        .max();
+fn judge(
+    tenant: String,
+    database: String,
+    last_backup: Option<DateTime<Utc>>,
+    last_verified: Option<DateTime<Utc>>,
+    req: &CheckRequest,
+) -> Freshness {
     let mut problems = Vec::new();
     if let Some(t) = last_backup
         && t <= req.max_age.before(&req.now)

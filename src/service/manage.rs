@@ -1,8 +1,8 @@
 //! List, get and delete: catalog operations, tenancy-filtered.
 
 use super::BackupService;
-use crate::auth::{Credentials, Scope};
-use crate::catalog::{Destination, Intent, Listing, META, MarkerKind, Page, PageRequest, Record};
+use crate::auth::{Credentials, Principal, Scope};
+use crate::catalog::{Destination, Intent, Listing, META, MarkerKind, Page, PageRequest};
 use crate::fault::Phase;
 use crate::{Code, Error, Result};
 
@@ -12,6 +12,34 @@ pub(super) fn locked_note(until: chrono::DateTime<chrono::Utc>) -> String {
         "locked until {} (object lock / retention)",
         crate::catalog::rfc3339(&until)
     )
+}
+
+/// The listing one caller may see, read page by page
+/// ([`BackupService::list_pages`]).
+#[derive(Clone)]
+pub struct Lister {
+    catalog: crate::catalog::Catalog,
+    /// Whose records: the caller's own unless they are an admin.
+    filter: Option<String>,
+    who: Principal,
+}
+
+impl Lister {
+    /// The page `req` asks for, as the caller may see it.
+    ///
+    /// # Errors
+    /// InvalidArgument for a page size out of range or a foreign token.
+    pub fn page(&self, req: &PageRequest) -> Result<Page> {
+        let mut page = self.catalog.page(self.filter.as_deref(), req)?;
+        if !self.who.admin {
+            page.problems.clear();
+            page.records = std::mem::take(&mut page.records)
+                .into_iter()
+                .map(|r| super::verify::for_viewer(&self.who, r))
+                .collect();
+        }
+        Ok(page)
+    }
 }
 
 impl BackupService {
@@ -24,7 +52,7 @@ impl BackupService {
             .list_page(creds, tenant, PageRequest::default())
             .await?;
         Ok(Listing {
-            records: page.records.iter().map(|r| Record::clone(r)).collect(),
+            records: page.records,
             problems: page.problems,
         })
     }
@@ -47,29 +75,38 @@ impl BackupService {
     ) -> Result<Page> {
         let svc = self.clone();
         self.run("list", creds, move |who, _| async move {
-            who.require(Scope::Read)?;
-            let tenant = crate::auth::requested_tenant(tenant)?;
-            let filter = if who.admin {
-                tenant
-            } else {
-                Some(who.subject.clone())
-            };
-            let mut listing = svc.inner.catalog.page(filter.as_deref(), &page)?;
-            if !who.admin {
-                listing.problems.clear();
-                listing.records = std::mem::take(&mut listing.records)
-                    .into_iter()
-                    .map(|r| match r.last_verification {
-                        Some(_) => {
-                            std::sync::Arc::new(super::verify::for_viewer(&who, (*r).clone()))
-                        }
-                        None => r,
-                    })
-                    .collect();
-            }
-            Ok(listing)
+            svc.lister(who, tenant)?.page(&page)
         })
         .await
+    }
+
+    /// A listing authorized once and then read a page at a time, each page
+    /// when the one before has been sent: how REST streams an unpaged list,
+    /// so that its memory is one page whatever the catalog's size.
+    ///
+    /// # Errors
+    /// As [`BackupService::list_page`], for the caller and the filter.
+    pub async fn list_pages(&self, creds: &Credentials, tenant: Option<String>) -> Result<Lister> {
+        let svc = self.clone();
+        self.run("list", creds, move |who, _| async move {
+            svc.lister(who, tenant)
+        })
+        .await
+    }
+
+    fn lister(&self, who: Principal, tenant: Option<String>) -> Result<Lister> {
+        who.require(Scope::Read)?;
+        let tenant = crate::auth::requested_tenant(tenant)?;
+        let filter = if who.admin {
+            tenant
+        } else {
+            Some(who.subject.clone())
+        };
+        Ok(Lister {
+            catalog: self.inner.catalog.clone(),
+            filter,
+            who,
+        })
     }
 
     /// # Errors

@@ -28,6 +28,7 @@ mod watch;
 pub use check::{CheckRequest, Freshness};
 pub use create::CreateOutcome;
 pub use gate::{Gate, gate};
+pub use manage::Lister;
 pub use operations::{Operation, RecentFailure};
 pub use prune::{PruneOutcome, PruneRequest};
 pub use rebuild::RebuildOutcome;
@@ -231,8 +232,9 @@ impl BackupService {
                     "metrics cover every tenant: an admin token is required",
                 ));
             }
-            let listing = svc.inner.catalog.list(None)?;
-            Ok(svc.inner.metrics.render(&listing.records))
+            let mut groups = crate::metrics::Groups::default();
+            svc.inner.catalog.scan(None, |r| groups.add(&r))?;
+            Ok(svc.inner.metrics.render(&groups))
         })
         .await
     }

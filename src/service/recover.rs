@@ -77,21 +77,9 @@ impl BackupService {
                 .await;
         }
         self.sweep_spool(&mut out)?;
-        for record in catalog.list(None)?.records {
-            if record.destination != Destination::Local {
-                continue;
-            }
-            if !std::path::Path::new(&record.location).exists() {
-                let why = format!(
-                    "its dump {} is missing: the backup cannot be restored (put the dump back, \
-                     or remove this sidecar)",
-                    record.location
-                );
-                tracing::error!(id = %record.id, problem = %why, "recovery: a record without its dump");
-                catalog.mark_problem(&record.id, why);
-                out.missing.push(record.id);
-            }
-        }
+        // Loading the index already showed records without their dump as
+        // problems (and logged them).
+        out.missing = catalog.dumps_missing();
         self.abort_stale_uploads(&mut out).await;
         Ok(out)
     }
