@@ -282,6 +282,19 @@ impl Catalog {
         }
     }
 
+    /// The record in the sidecar of `id` as it is on disk, even when the
+    /// index shows it as a problem (its dump is gone): what finishing an
+    /// interrupted delete needs.
+    ///
+    /// # Errors
+    /// NotFound when there is no sidecar; Internal when it cannot be read.
+    pub fn on_disk(&self, id: &str) -> Result<Record> {
+        validate_id(id)?;
+        read_sidecar(&self.shared.meta_path(id), id)?
+            .map(|(r, _)| r)
+            .ok_or_else(|| Error::not_found(format!("backup {id} not found")))
+    }
+
     /// Removes the sidecar of `id`, then its index entry.
     ///
     /// # Errors

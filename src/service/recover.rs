@@ -141,7 +141,12 @@ impl BackupService {
                 }
                 None => return true,
             },
-            MarkerKind::Removal => match catalog.get(id) {
+            // A delete cut off after its dump went leaves a record the
+            // index shows as a problem; the sidecar still says what to finish.
+            MarkerKind::Removal => match catalog.get(id).or_else(|e| match e.code {
+                Code::FailedPrecondition => catalog.on_disk(id),
+                _ => Err(e),
+            }) {
                 Ok(record) => self
                     .remove(&record, &line(intent, id), Phase::DuringDelete)
                     .await

@@ -124,7 +124,7 @@ pub fn backup_files(dir: &std::path::Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "audit.jsonl" && n != ".spool")
+        .filter(|n| n != "audit.jsonl" && n != ".spool" && n != ".index")
         .collect();
     v.sort();
     v

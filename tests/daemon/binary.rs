@@ -128,7 +128,7 @@ fn files(dir: &Path) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    v.retain(|n| n != "audit.jsonl" && n != ".spool");
+    v.retain(|n| n != "audit.jsonl" && n != ".spool" && n != ".index");
     v.sort();
     v
 }

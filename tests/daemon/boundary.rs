@@ -282,7 +282,7 @@ fn dumps_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .map(|r| {
             r.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "audit.jsonl" && n != ".spool")
+                .filter(|n| n != "audit.jsonl" && n != ".spool" && n != ".index")
                 .collect()
         })
         .unwrap_or_default()

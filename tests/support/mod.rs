@@ -170,7 +170,7 @@ impl Harness {
         let mut v: Vec<String> = std::fs::read_dir(self.backup_dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n != "audit.jsonl" && n != ".spool")
+            .filter(|n| n != "audit.jsonl" && n != ".spool" && n != ".index")
             .collect();
         v.sort();
         v

@@ -177,7 +177,7 @@ fn state(dir: &std::path::Path, t: &Tenant) -> (Vec<String>, Vec<String>) {
     let mut files: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "audit.jsonl" && n != ".spool")
+        .filter(|n| n != "audit.jsonl" && n != ".spool" && n != ".index")
         .collect();
     files.sort();
     (files, t.databases())
