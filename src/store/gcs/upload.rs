@@ -207,7 +207,9 @@ impl ObjectWriter for GcsWriter {
         // the total.
         let mut rest = &chunk[..];
         while let Some(part) = self.buf.fill(&mut rest) {
-            self.send(part, None).await?;
+            self.send(part.clone(), None).await?;
+            // Persisted: the next part fills the same buffer.
+            self.buf.recycle(part);
         }
         Ok(())
     }
