@@ -5,6 +5,7 @@
 
 mod gcs;
 pub(crate) mod local;
+mod parts;
 mod s3;
 mod uri;
 

@@ -1,4 +1,4 @@
-//! A resumable upload: bytes gather into one part ([`PART`]); each full part
+//! A resumable upload: bytes gather into one part ([`PART`](crate::store::PART)); each full part
 //! is PUT to the session with `Content-Range: bytes a-b/*` and the last one
 //! carries the total, which is what makes the object appear. Until then
 //! nothing is visible; abort cancels the session. A part that fails in
@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, StatusCode, header};
 
 use super::GcsStore;
 use super::http::{encode, retryable, status_error, transport};
-use crate::store::{ObjectWriter, PART};
+use crate::store::ObjectWriter;
+use crate::store::parts::Parts;
 use crate::{Error, Result};
 
 /// Attempts per part before the upload fails (the backoff doubles from 250 ms).
@@ -24,7 +25,7 @@ pub(super) struct GcsWriter {
     name: String,
     /// The session URI, once the first part is sent.
     session: Option<String>,
-    buf: BytesMut,
+    buf: Parts,
     /// Bytes the session has persisted.
     sent: u64,
     /// The object retention the object is created with, if any.
@@ -51,7 +52,7 @@ impl GcsWriter {
             store,
             name,
             session: None,
-            buf: BytesMut::new(),
+            buf: Parts::default(),
             sent: 0,
             until,
         }
@@ -184,16 +185,6 @@ impl GcsWriter {
         Err(status_error(status, &what, &body))
     }
 
-    /// Sends every full part in the buffer, keeping at least one byte back so
-    /// the last PUT always carries data and the total.
-    async fn flush_full_parts(&mut self) -> Result<()> {
-        while self.buf.len() > PART {
-            let part = self.buf.split_to(PART).freeze();
-            self.send(part, None).await?;
-        }
-        Ok(())
-    }
-
     async fn finish(&mut self) -> Result<()> {
         // GCS refuses the replacement through ifGenerationMatch=0; emulators
         // may not, so look first: an existing object is never overwritten.
@@ -203,7 +194,7 @@ impl GcsWriter {
                 self.location()
             )));
         }
-        let last = std::mem::take(&mut self.buf).freeze();
+        let last = self.buf.finish();
         let total = self.sent + last.len() as u64;
         self.send(last, Some(total)).await
     }
@@ -212,8 +203,15 @@ impl GcsWriter {
 #[async_trait]
 impl ObjectWriter for GcsWriter {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.buf.extend_from_slice(&chunk);
-        self.flush_full_parts().await
+        // Full parts go as they fill; the last PUT always carries data and
+        // the total.
+        let mut rest = &chunk[..];
+        while let Some(part) = self.buf.fill(&mut rest) {
+            self.send(part.clone(), None).await?;
+            // Persisted: the next part fills the same buffer.
+            self.buf.recycle(part);
+        }
+        Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {

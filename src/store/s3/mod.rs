@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::BytesMut;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum};
@@ -21,6 +20,7 @@ use object_store::{BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, Re
 use reqwest::header::{HeaderMap, HeaderValue};
 use tokio_util::io::StreamReader;
 
+use super::parts::Parts;
 use super::{BucketUri, Buckets, ObjectReader, ObjectWriter, Store};
 use crate::config::{LockMode, S3Config};
 use crate::{Error, Result};
@@ -217,7 +217,7 @@ impl Store for S3Store {
             path: self.path(key),
             location: self.location(key),
             scope: self.uri.clone(),
-            buf: BytesMut::new(),
+            buf: Parts::default(),
             upload: None,
         }))
     }

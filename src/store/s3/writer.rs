@@ -4,7 +4,7 @@
 //! the race aborts its upload, so no part of it stays billed in the bucket.
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use object_store::MultipartId;
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path;
@@ -12,10 +12,11 @@ use object_store::{ObjectStore, PutMode, PutOptions};
 use tokio::task::JoinSet;
 
 use super::{Clients, map, uploads};
-use crate::store::{BucketUri, ObjectWriter, PART, STALE_UPLOAD};
+use crate::store::parts::Parts;
+use crate::store::{BucketUri, ObjectWriter, STALE_UPLOAD};
 use crate::{Code, Error, Result};
 
-/// Parts uploading at once; memory per upload is about (this + 1) parts.
+/// Parts uploading at once; memory per upload is (this + 1) parts.
 const IN_FLIGHT: usize = 2;
 
 pub(super) struct S3Writer {
@@ -24,8 +25,8 @@ pub(super) struct S3Writer {
     pub(super) location: String,
     /// The store's bucket and prefix: after a failure, its stale uploads go too.
     pub(super) scope: BucketUri,
-    /// Bytes not yet handed to an upload: less than one part after `write`.
-    pub(super) buf: BytesMut,
+    /// Bytes not yet handed to an upload: at most one part after `write`.
+    pub(super) buf: Parts,
     /// Started with the first full part; small objects never start one.
     pub(super) upload: Option<Upload>,
 }
@@ -33,18 +34,24 @@ pub(super) struct S3Writer {
 /// A multipart upload under way.
 pub(super) struct Upload {
     id: MultipartId,
-    /// Parts uploading: each answers its index and S3's id for it.
-    running: JoinSet<object_store::Result<(usize, PartId)>>,
+    /// Parts uploading: each answers its index, S3's id for it and its bytes
+    /// (for [`Parts::recycle`]).
+    running: JoinSet<object_store::Result<(usize, PartId, Bytes)>>,
     /// Parts uploaded, by index.
     done: Vec<(usize, PartId)>,
     next: usize,
 }
 
 impl Upload {
-    /// Waits for one running part; its failure fails the upload.
-    async fn reap(&mut self) -> object_store::Result<()> {
+    /// Waits for one running part and hands its buffer back to `buf`; its
+    /// failure fails the upload.
+    async fn reap(&mut self, buf: &mut Parts) -> object_store::Result<()> {
         match self.running.join_next().await {
-            Some(Ok(part)) => self.done.push(part?),
+            Some(Ok(part)) => {
+                let (idx, id, bytes) = part?;
+                self.done.push((idx, id));
+                buf.recycle(bytes);
+            }
             Some(Err(e)) => {
                 return Err(object_store::Error::Generic {
                     store: "S3",
@@ -80,7 +87,7 @@ impl S3Writer {
             return Err(Error::internal("the multipart upload vanished"));
         };
         while up.running.len() >= IN_FLIGHT {
-            up.reap().await.map_err(|e| map(&e, &what))?;
+            up.reap(&mut self.buf).await.map_err(|e| map(&e, &what))?;
         }
         let (s3, path, id, idx) = (
             self.clients.plain.clone(),
@@ -90,8 +97,8 @@ impl S3Writer {
         );
         up.next += 1;
         up.running.spawn(async move {
-            let part = s3.put_part(&path, &id, idx, part.into()).await?;
-            Ok((idx, part))
+            let id = s3.put_part(&path, &id, idx, part.clone().into()).await?;
+            Ok((idx, id, part))
         });
         Ok(())
     }
@@ -105,7 +112,7 @@ impl S3Writer {
             return Err(Error::internal("the multipart upload vanished"));
         };
         while !up.running.is_empty() {
-            up.reap().await.map_err(|e| map(&e, &what))?;
+            up.reap(&mut self.buf).await.map_err(|e| map(&e, &what))?;
         }
         up.done.sort_by_key(|(i, _)| *i);
         let parts = up.done.drain(..).map(|(_, p)| p).collect();
@@ -166,17 +173,15 @@ fn completion_error(e: &object_store::Error, what: &str) -> Error {
 #[async_trait]
 impl ObjectWriter for S3Writer {
     async fn write(&mut self, chunk: Bytes) -> Result<()> {
-        self.buf.extend_from_slice(&chunk);
-        // Keep at least one byte back, so the last part is never empty.
-        while self.buf.len() > PART {
-            let part = self.buf.split_to(PART).freeze();
+        let mut rest = &chunk[..];
+        while let Some(part) = self.buf.fill(&mut rest) {
             self.send(part).await?;
         }
         Ok(())
     }
 
     async fn commit(mut self: Box<Self>) -> Result<()> {
-        let rest = std::mem::take(&mut self.buf).freeze();
+        let rest = self.buf.finish();
         if self.upload.is_none() {
             // One conditional PUT: S3 itself refuses to replace an object.
             let what = format!("completing {}", self.location);
