@@ -219,13 +219,6 @@ impl Catalog {
         });
     }
 
-    /// Shows the record of `id` as a problem (`error`), not as a backup:
-    /// how a record whose dump is gone must look to every reader.
-    pub fn mark_problem(&self, id: &str, error: String) {
-        let file = self.shared.meta_path(id);
-        self.shared.write().set_problem(id, file, error);
-    }
-
     /// The ids of dump files in the directory that no sidecar stands for.
     ///
     /// # Errors
