@@ -24,6 +24,11 @@ pub type ListStream = BoxStream<'static, Result<proto::ListBackupsResponse>>;
 /// Records per part of a streamed unpaged list.
 const STREAM_PAGE: i32 = 500;
 
+/// A whole ListBackups answer as a stream of one part.
+fn one_part(whole: proto::ListBackupsResponse) -> ListStream {
+    Box::pin(futures::stream::once(async { Ok(whole) }))
+}
+
 #[async_trait]
 pub trait Api: Send + Sync {
     async fn create_backup(
@@ -89,8 +94,7 @@ pub trait Api: Send + Sync {
         creds: &Credentials,
         req: proto::ListBackupsRequest,
     ) -> Result<ListStream> {
-        let whole = self.list_backups(creds, req).await?;
-        Ok(Box::pin(futures::stream::once(async { Ok(whole) })))
+        Ok(one_part(self.list_backups(creds, req).await?))
     }
 
     /// The answer to a request to `rpc` (its proto name) that could not be
@@ -278,8 +282,7 @@ impl Api for BackupService {
         req: proto::ListBackupsRequest,
     ) -> Result<ListStream> {
         if req.page_size != 0 || !req.page_token.is_empty() {
-            let page = self.list_backups(creds, req).await?;
-            return Ok(Box::pin(futures::stream::once(async { Ok(page) })));
+            return Ok(one_part(self.list_backups(creds, req).await?));
         }
         let tenant = (!req.username.is_empty()).then_some(req.username);
         let admin = self.authenticate(creds).is_ok_and(|p| p.admin);

@@ -309,6 +309,12 @@ mod tests {
         .unwrap()
     }
 
+    /// Indexes a record of a bucket (no sidecar stamp, no local dump).
+    fn add(ix: &mut Index, id: &str, tenant: &str, at: &str) {
+        ix.upsert(&record(id, tenant, at), None, Dump::Bucket)
+            .unwrap();
+    }
+
     fn ids(rs: &[Record]) -> Vec<&str> {
         rs.iter().map(|r| r.id.as_str()).collect()
     }
@@ -316,30 +322,10 @@ mod tests {
     #[test]
     fn pages_follow_created_at_then_id_newest_first() {
         let mut ix = Index::default();
-        ix.upsert(
-            &record("a1", "a", "2026-01-01T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
-        ix.upsert(
-            &record("b1", "b", "2026-01-02T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
-        ix.upsert(
-            &record("a3", "a", "2026-01-03T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
-        ix.upsert(
-            &record("a2", "a", "2026-01-03T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
+        add(&mut ix, "a1", "a", "2026-01-01T00:00:00Z");
+        add(&mut ix, "b1", "b", "2026-01-02T00:00:00Z");
+        add(&mut ix, "a3", "a", "2026-01-03T00:00:00Z");
+        add(&mut ix, "a2", "a", "2026-01-03T00:00:00Z");
         let (p1, next) = ix.page(None, None, 2).unwrap();
         assert_eq!(ids(&p1), ["a3", "a2"], "same second: id descending");
         let (p2, end) = ix.page(None, next.as_ref(), 2).unwrap();
@@ -354,31 +340,21 @@ mod tests {
     fn a_cursor_survives_the_removal_of_its_record_and_replacements_move() {
         let mut ix = Index::default();
         for (i, day) in ["01", "02", "03", "04"].iter().enumerate() {
-            ix.upsert(
-                &record(&format!("r{i}"), "a", &format!("2026-01-{day}T00:00:00Z")),
-                None,
-                Dump::Bucket,
-            )
-            .unwrap();
+            add(
+                &mut ix,
+                &format!("r{i}"),
+                "a",
+                &format!("2026-01-{day}T00:00:00Z"),
+            );
         }
         let (p1, next) = ix.page(Some("a"), None, 2).unwrap();
         assert_eq!(ids(&p1), ["r3", "r2"]);
         ix.remove("r2");
-        ix.upsert(
-            &record("new", "a", "2026-02-01T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
+        add(&mut ix, "new", "a", "2026-02-01T00:00:00Z");
         let (p2, _) = ix.page(Some("a"), next.as_ref(), 10).unwrap();
         assert_eq!(ids(&p2), ["r1", "r0"]);
         // A replaced record with another tenant moves between tenant maps.
-        ix.upsert(
-            &record("r1", "b", "2026-01-02T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
+        add(&mut ix, "r1", "b", "2026-01-02T00:00:00Z");
         assert_eq!(ids(&ix.page(Some("b"), None, 10).unwrap().0), ["r1"]);
         assert_eq!(
             ids(&ix.page(Some("a"), None, 10).unwrap().0),
@@ -387,12 +363,7 @@ mod tests {
         ix.set_problem("r0", "/x/r0.meta.json".into(), "corrupt".into());
         assert_eq!(ix.len(), 3);
         assert_eq!(ix.problems().len(), 1);
-        ix.upsert(
-            &record("r0", "a", "2026-01-01T00:00:00Z"),
-            None,
-            Dump::Bucket,
-        )
-        .unwrap();
+        add(&mut ix, "r0", "a", "2026-01-01T00:00:00Z");
         assert!(
             ix.problems().is_empty(),
             "a fixed sidecar clears its problem"

@@ -73,7 +73,7 @@ impl BackupService {
         let mut out: Vec<Freshness> = newest
             .into_iter()
             .map(|((tenant, database), (last_backup, last_verified))| {
-                judge(tenant, database, Some(last_backup), last_verified, req)
+                judge(tenant, database, last_backup, last_verified, req)
             })
             .collect();
         let configured = self
@@ -100,17 +100,15 @@ impl BackupService {
 fn judge(
     tenant: String,
     database: String,
-    last_backup: Option<DateTime<Utc>>,
+    last_backup: DateTime<Utc>,
     last_verified: Option<DateTime<Utc>>,
     req: &CheckRequest,
 ) -> Freshness {
     let mut problems = Vec::new();
-    if let Some(t) = last_backup
-        && t <= req.max_age.before(&req.now)
-    {
+    if last_backup <= req.max_age.before(&req.now) {
         problems.push(format!(
             "stale: newest backup {} is older than {}",
-            crate::catalog::rfc3339(&t),
+            crate::catalog::rfc3339(&last_backup),
             req.max_age
         ));
     }
@@ -129,7 +127,7 @@ fn judge(
     Freshness {
         tenant,
         database,
-        last_backup,
+        last_backup: Some(last_backup),
         last_verified,
         problem: (!problems.is_empty()).then(|| problems.join("; ")),
     }
