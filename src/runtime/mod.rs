@@ -3,10 +3,12 @@
 //! host argv of its container manager. Nothing here knows about Postgres.
 
 mod env;
+mod pace;
 mod process;
 mod resolve;
 
 pub use env::SYSTEM_PATH;
+pub use pace::Paced;
 pub use process::{Finished, Running};
 pub use resolve::{RuntimeConfig, TenantConfig, Tenants};
 

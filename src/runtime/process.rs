@@ -8,6 +8,8 @@ use tokio::io::AsyncReadExt;
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
+use super::pace::Paced;
+
 use crate::{Error, Result};
 
 /// Keep at most this much of a child's stderr (the tail is what explains).
@@ -16,8 +18,8 @@ const STDERR_LIMIT: usize = 64 * 1024;
 /// A started child. Take `stdin`/`stdout`, stream, then call [`Running::finish`].
 pub struct Running {
     child: Child,
-    pub stdin: Option<ChildStdin>,
-    pub stdout: Option<ChildStdout>,
+    pub stdin: Option<Paced<ChildStdin>>,
+    pub stdout: Option<Paced<ChildStdout>>,
     stderr: JoinHandle<Vec<u8>>,
     /// Where it runs, for messages (e.g. `netns:alice`).
     pub place: String,
@@ -80,8 +82,8 @@ impl Running {
             kept
         });
         Ok(Self {
-            stdin: child.stdin.take(),
-            stdout: child.stdout.take(),
+            stdin: child.stdin.take().map(Paced::new),
+            stdout: child.stdout.take().map(Paced::new),
             child,
             stderr,
             place: place.to_string(),
