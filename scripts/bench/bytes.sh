@@ -2,8 +2,10 @@
 # The byte path against raw pg_dump / pg_restore, in one run on one database:
 # create and restore with each encoding (pg_dump's zlib, daemon zstd, zstd +
 # age, zlib + age) as ratios against raw `pg_dump -Fc -f` and `pg_restore -1`
-# of the same database, stored sizes against raw -Fc, and the daemon's peak
-# RSS. Medians of RUNS (default 3). A benchmark, not a test.
+# of the same database, stored sizes against raw -Fc, the daemon's own CPU
+# seconds per operation (steadier than wall time on a small host: it is what
+# the daemon takes from pg_dump and the server) and its peak RSS. Medians of
+# RUNS (default 3). A benchmark, not a test.
 #
 # Every create and restore through the daemon is paired with a raw one run
 # just before it, and the ratio is the median of the pairs: a cluster that
@@ -96,6 +98,8 @@ export CONTAINARIUM_JWT_SECRET_FILE="$work/jwt-secret"
 start_daemon "$work/containarium.toml"
 "$bin" token mint --config "$work/containarium.toml" --username bench --roles admin > "$work/token"
 cli() { "$bin" backup --token-file "$work/token" "$@"; }
+# The daemon's user + system CPU seconds so far.
+cpu() { awk -v t="$(getconf CLK_TCK)" '{print ($14 + $15) / t}' "/proc/$daemon_pid/stat"; }
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)['record']['$1'])"; }
 declare -A stored
 
@@ -104,15 +108,17 @@ printf 'raw pg_dump -Fc -Z0: %ss (%s× of -Fc), %s bytes\n' "$z0_dump" "$(ratio 
 printf 'raw pg_dump -Fc -Z0 | zstd -3 -T0: %ss (%s× of -Fc), %s bytes (%s× of -Fc)\n\n' \
   "$zst_pipe" "$(ratio "$zst_pipe" "$raw_dump")" "$zst_pipe_size" "$(ratio "$zst_pipe_size" "$raw_size")"
 echo "ratios: medians over runs, each run against a raw pg_dump -Fc -f / pg_restore -1 run just before it"
-printf '| %-12s | %9s | %12s | %10s | %10s | %12s |\n' encoding "create s" "create ratio" "size ratio" "restore s" "restore ratio"
-printf '|%s|\n' "--------------|-----------|--------------|------------|------------|---------------"
+printf '| %-12s | %9s | %12s | %10s | %10s | %12s | %10s | %11s |\n' encoding "create s" "create ratio" \
+  "size ratio" "restore s" "restore ratio" "create cpu" "restore cpu"
+printf '|%s|\n' "--------------|-----------|--------------|------------|------------|---------------|------------|------------"
 for enc in zlib zstd zstdage zlibage; do
-  creates=() create_ratios=() restores=() restore_ratios=() ids=()
+  creates=() create_ratios=() restores=() restore_ratios=() ids=() create_cpu=() restore_cpu=()
   for _ in $(seq "$runs"); do
     t0=$(now); pgdump -Fc -f "$work/pair.dump"; raw=$(elapsed "$t0" "$(now)")
-    t0=$(now)
+    c0=$(cpu); t0=$(now)
     json=$(cli create "$enc" --database big --output json)
     creates+=("$(elapsed "$t0" "$(now)")")
+    create_cpu+=("$(elapsed "$c0" "$(cpu)")")
     create_ratios+=("$(ratio "${creates[-1]}" "$raw")")
     ids+=("$(echo "$json" | field id)")
     stored[$enc]=$(echo "$json" | field location)
@@ -121,15 +127,16 @@ for enc in zlib zstd zstdage zlibage; do
   rm -f "$work/pair.dump"
   for i in $(seq "$runs"); do
     raw=$(restore_of "PGR < $work/raw.dump")
-    t0=$(now)
+    c0=$(cpu); t0=$(now)
     cli restore "${ids[$((i - 1))]}" --database "copy_${enc}_$i" > /dev/null
     restores+=("$(elapsed "$t0" "$(now)")")
+    restore_cpu+=("$(elapsed "$c0" "$(cpu)")")
     restore_ratios+=("$(ratio "${restores[-1]}" "$raw")")
     sql bench postgres "DROP DATABASE copy_${enc}_$i"
   done
-  printf '| %-12s | %9s | %11s× | %9s× | %10s | %12s× |\n' "$enc" "$(median "${creates[@]}")" \
+  printf '| %-12s | %9s | %11s× | %9s× | %10s | %12s× | %10s | %11s |\n' "$enc" "$(median "${creates[@]}")" \
     "$(median "${create_ratios[@]}")" "$(ratio "$size" "$raw_size")" "$(median "${restores[@]}")" \
-    "$(median "${restore_ratios[@]}")"
+    "$(median "${restore_ratios[@]}")" "$(median "${create_cpu[@]}")" "$(median "${restore_cpu[@]}")"
   [ "$enc" = zlib ] || [ "$enc" = zstd ] || for id in "${ids[@]}"; do cli delete "$id" > /dev/null; done
 done
 peak=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$daemon_pid/status")

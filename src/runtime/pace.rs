@@ -5,8 +5,10 @@
 //! tools themselves need on a small host. So each pipe is enlarged to
 //! [`PIPE`], and once a stream is bulk (past [`BULK`] bytes) the daemon
 //! lets it fill or drain by about a quarter of the pipe before touching it
-//! again, judged from the rate seen so far. The tool never waits for us:
-//! three quarters of the pipe are still buffered when we come back.
+//! again, judged from the rate since the last pause (a rate averaged over
+//! the whole stream lags when the tool speeds up, and a pause judged from
+//! it let a fast pg_dump fill the pipe and wait). The tool does not wait
+//! for us: three quarters of the pipe are still buffered when we come back.
 
 use std::future::Future as _;
 use std::os::fd::AsFd;
@@ -32,7 +34,9 @@ pub struct Paced<T> {
     /// (then the stream is never paced, so a small pipe never runs dry).
     quarter: Option<u64>,
     moved: u64,
-    started: Option<Instant>,
+    /// Bytes moved since `since`: the first byte, or the last pause.
+    recent: u64,
+    since: Option<Instant>,
     pause: Option<Pin<Box<Sleep>>>,
 }
 
@@ -52,7 +56,8 @@ impl<T> Paced<T> {
             inner,
             quarter: (size >= PIPE).then_some(size as u64 / 4),
             moved: 0,
-            started: None,
+            recent: 0,
+            since: None,
             pause: None,
         }
     }
@@ -67,23 +72,30 @@ impl<T> Paced<T> {
     }
 
     fn count(&mut self, n: usize) {
-        self.started.get_or_insert_with(Instant::now);
+        self.since.get_or_insert_with(Instant::now);
         self.moved += n as u64;
+        self.recent += n as u64;
     }
 
     /// Pauses for about the time the tool takes to move a quarter of the
-    /// pipe at the rate seen so far, when the stream is bulk.
+    /// pipe at the rate since the last pause, when the stream is bulk.
     fn pause_now(&mut self) {
-        let (Some(quarter), Some(started)) = (self.quarter, self.started) else {
+        let (Some(quarter), Some(since)) = (self.quarter, self.since) else {
             return;
         };
         if self.moved < BULK {
             return;
         }
-        // quarter / (moved / elapsed), in whole nanoseconds.
-        let nanos = u128::from(quarter) * started.elapsed().as_nanos() / u128::from(self.moved);
-        let wait = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)).min(LONGEST);
+        // quarter / (recent / elapsed), in whole nanoseconds; nothing moved
+        // since the last pause means a slow tool: the longest pause.
+        let wait = u128::from(quarter)
+            .checked_mul(since.elapsed().as_nanos())
+            .and_then(|n| n.checked_div(u128::from(self.recent)))
+            .and_then(|n| u64::try_from(n).ok())
+            .map_or(LONGEST, |n| Duration::from_nanos(n).min(LONGEST));
         self.pause = Some(Box::pin(tokio::time::sleep(wait)));
+        self.since = Some(Instant::now());
+        self.recent = 0;
     }
 }
 
@@ -204,6 +216,33 @@ mod tests {
         short.count(100);
         short.pause_now();
         assert!(short.pause.is_none(), "a few lines are never delayed");
+    }
+
+    /// The pause after `recent` bytes in the last 10 ms of a stream that
+    /// had been slow for a minute.
+    fn pause_after(recent: usize) -> Duration {
+        let mut p = Paced::with_pipe(&b""[..], PIPE);
+        p.count(PIPE * 2);
+        p.since = Some(Instant::now() - Duration::from_secs(60));
+        p.pause_now();
+        p.since = Some(Instant::now() - Duration::from_millis(10));
+        p.recent = 0;
+        p.count(recent);
+        p.pause_now();
+        p.pause.unwrap().deadline() - tokio::time::Instant::now()
+    }
+
+    #[tokio::test]
+    async fn the_pause_follows_the_rate_since_the_last_one() {
+        // 2.5 MiB in 10 ms: a quarter of the pipe takes the tool 1 ms, however
+        // slow it was before (the slow minute alone would say 20 ms).
+        assert!(pause_after(10 * PIPE / 4) <= Duration::from_millis(2));
+        // 25 KiB in 10 ms: 100 ms for a quarter, cut to the longest pause.
+        let slow = pause_after(25 * 1024);
+        assert!(
+            slow > Duration::from_millis(15) && slow <= LONGEST,
+            "{slow:?}"
+        );
     }
 
     #[tokio::test]
