@@ -223,9 +223,9 @@ mod tests {
     fn pause_after(recent: usize) -> Duration {
         let mut p = Paced::with_pipe(&b""[..], PIPE);
         p.count(PIPE * 2);
-        p.since = Some(Instant::now() - Duration::from_secs(60));
+        p.since = Instant::now().checked_sub(Duration::from_mins(1));
         p.pause_now();
-        p.since = Some(Instant::now() - Duration::from_millis(10));
+        p.since = Instant::now().checked_sub(Duration::from_millis(10));
         p.recent = 0;
         p.count(recent);
         p.pause_now();
